@@ -1,0 +1,151 @@
+"""The command line: parse, validate with Click's own types, build a frozen config, call one function.
+
+Importing this module must not import TensorFlow: `eagerrun --help` answers in a fraction of a second.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from eagerrun import __version__
+from eagerrun.errors import EXIT_SIGINT, EagerrunError
+
+CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+# Everything after SCRIPT (or -m MODULE) belongs to the script, even `--help` and look-alikes of our options.
+SCRIPT_CONTEXT = {**CONTEXT, "allow_interspersed_args": False}
+
+
+class EagerrunGroup(click.Group):
+    """A group whose default command is `run`, and whose errors are one line each.
+
+    `eagerrun --eager train.py` means `eagerrun run --eager train.py`: anything that is not a subcommand
+    (or the group's own --help/--version) is handed to `run`.
+    """
+
+    default_command = "run"
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help", "--version"):
+            args = [self.default_command, *args]
+        return super().parse_args(ctx, args)
+
+    def main(self, args: Any = None, prog_name: str | None = None, **extra: Any) -> Any:  # type: ignore[override]
+        """Turn every error into one line and a documented exit code (README: Exit codes)."""
+        from eagerrun import report
+
+        extra.pop("standalone_mode", None)
+        try:
+            code = super().main(args, prog_name or "eagerrun", standalone_mode=False, **extra)
+        except click.ClickException as exc:
+            report.error(exc.format_message())
+            sys.exit(exc.exit_code)
+        except click.Abort:
+            sys.exit(EXIT_SIGINT)
+        except EagerrunError as exc:
+            report.error(exc.message)
+            sys.exit(exc.exit_code)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
+def mode_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """--eager / --graph / --mode, shared by every command that applies a mode."""
+    options = [
+        click.option("--eager", is_flag=True, help="Run tf.function bodies and tf.data functions op by op."),
+        click.option("--graph", is_flag=True, help="Run tf.function bodies as traced graphs (the default)."),
+        click.option(
+            "--mode",
+            "mode_option",
+            type=click.Choice(["eager", "graph"]),
+            envvar="EAGERRUN_MODE",
+            show_envvar=True,
+            help="The mode by name. Precedence: flag, then EAGERRUN_MODE, then graph.",
+        ),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def resolve_mode_from_context(ctx: click.Context, *, eager: bool, graph: bool, mode_option: str | None) -> Any:
+    from eagerrun.modes import resolve_mode
+
+    source = ctx.get_parameter_source("mode_option")
+    option_source = {
+        click.core.ParameterSource.COMMANDLINE: "flag",
+        click.core.ParameterSource.ENVIRONMENT: "env",
+    }.get(source, "default")  # type: ignore[arg-type]
+    return resolve_mode(eager=eager, graph=graph, mode_option=mode_option, option_source=option_source)
+
+
+SCRIPT_PATH = click.Path(exists=True, dir_okay=False, path_type=Path)
+
+
+def target_param(ctx: click.Context) -> click.Parameter:
+    return next(param for param in ctx.command.params if param.name == "target")
+
+
+@click.group(cls=EagerrunGroup, context_settings=CONTEXT)
+@click.version_option(__version__, "-V", "--version", prog_name="eagerrun")
+def cli() -> None:
+    """Run a TensorFlow script eagerly (debuggable) or as graphs (fast), chosen by a flag.
+
+    \b
+      eagerrun --eager train.py --lr 0.1     like `python train.py --lr 0.1`, every tf.function eager
+      eagerrun --graph -m mypkg.train a b    like `python -m mypkg.train a b`, tf.function as graphs
+      eagerrun check --eager                 prove which mode is in force
+
+    `run` is the default command: `eagerrun [RUN OPTIONS] SCRIPT [ARGS]...`.
+    """
+
+
+@cli.command(context_settings=SCRIPT_CONTEXT)
+@mode_options
+@click.option("-m", "--module", "as_module", is_flag=True,
+              help="SCRIPT is a module name, run as `python -m MODULE` does.")
+@click.option("--script-decides", is_flag=True,
+              help="Let the script's own tf.config.run_functions_eagerly() calls win over the flag.")
+@click.option("-q", "--quiet", is_flag=True, help="Print nothing of eagerrun's own but warnings and errors.")
+@click.argument("target", metavar="SCRIPT")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+def run(ctx: click.Context, *, eager: bool, graph: bool, mode_option: str | None, as_module: bool,
+        script_decides: bool, quiet: bool, target: str, args: tuple[str, ...]) -> int:
+    """Run SCRIPT (or -m MODULE) with ARGS, as python would, in the chosen mode.
+
+    eagerrun's options come before SCRIPT; everything after it is passed to the script untouched.
+    """
+    from eagerrun import session
+    from eagerrun.config import RunConfig
+    from eagerrun.loader import Target
+
+    mode = resolve_mode_from_context(ctx, eager=eager, graph=graph, mode_option=mode_option)
+    if as_module:
+        what = Target(module=target, args=args)
+    else:
+        script = SCRIPT_PATH.convert(target, target_param(ctx), ctx)
+        what = Target(script=script, args=args)
+    return session.run(RunConfig(mode=mode, target=what, script_decides=script_decides, quiet=quiet))
+
+
+@cli.command(context_settings=CONTEXT)
+@mode_options
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+@click.pass_context
+def check(ctx: click.Context, *, eager: bool, graph: bool, mode_option: str | None, as_json: bool) -> int:
+    """Prove which mode is in force by running a probe tf.function and a tf.data map.
+
+    Exits 1 when the probe disagrees with the requested mode.
+    """
+    from eagerrun import session
+
+    mode = resolve_mode_from_context(ctx, eager=eager, graph=graph, mode_option=mode_option)
+    return session.check(mode, as_json=as_json)
+
+
+def main() -> None:
+    cli.main(prog_name="eagerrun")

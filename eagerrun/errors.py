@@ -1,0 +1,23 @@
+"""The one exception type eagerrun raises for problems it can explain in a line, and the exit codes.
+
+Errors are raised deep, where the problem is found, and turned into a one-line message exactly once, at the
+CLI edge. The exit codes are part of the public contract (documented in the README).
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_FAILURE = 1  # the script raised, a probe disagreed, TensorFlow is missing, compare diverged
+EXIT_USAGE = 2  # bad command line or bad input (missing file, broken train spec, empty dataset)
+EXIT_NONFINITE_LOSS = 3  # --on-nan stop ended the run
+EXIT_SIGINT = 130  # 128 + SIGINT, as shells report Ctrl-C
+EXIT_SIGTERM = 143  # 128 + SIGTERM, what schedulers send before preempting
+
+
+class EagerrunError(Exception):
+    """A problem eagerrun can name in one line; carries the exit code the process should end with."""
+
+    def __init__(self, message: str, *, exit_code: int = EXIT_USAGE) -> None:
+        super().__init__(message)
+        self.message = message
+        self.exit_code = exit_code

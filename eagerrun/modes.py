@@ -1,0 +1,196 @@
+"""Execution modes: which one the user asked for, applying it before any user code runs, and proving it.
+
+This module is the only caller of `tf.config.run_functions_eagerly` and
+`tf.data.experimental.enable_debug_mode`. TensorFlow 2 always executes eagerly at top level; what a mode
+changes is whether `tf.function` bodies (Keras `fit` included) run as traced graphs or op by op, and, for
+eager, whether `tf.data` functions run op by op too (debug mode, which must be on before a dataset is built
+and can never be turned off again in the process).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import platform
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any, Literal
+
+from eagerrun.errors import EXIT_FAILURE, EXIT_USAGE, EagerrunError
+
+Mode = Literal["eager", "graph"]
+ModeSource = Literal["flag", "env", "default"]
+MODES: tuple[Mode, ...] = ("eager", "graph")
+DEFAULT_MODE: Mode = "graph"  # TensorFlow's own default: tf.function bodies run as graphs
+MODE_ENV_VAR = "EAGERRUN_MODE"
+
+log = logging.getLogger("eagerrun")
+
+
+@dataclass(frozen=True)
+class ModeChoice:
+    """The mode in force and where it came from (a flag, EAGERRUN_MODE, or the default)."""
+
+    mode: Mode
+    source: ModeSource
+
+    @property
+    def eager(self) -> bool:
+        return self.mode == "eager"
+
+
+def resolve_mode(*, eager: bool, graph: bool, mode_option: str | None, option_source: ModeSource) -> ModeChoice:
+    """Settle the mode from `--eager`, `--graph` and `--mode` (itself fed by EAGERRUN_MODE or its default).
+
+    Flags beat the environment, which beats the default. Two flags that disagree are a usage error rather
+    than a silent last-one-wins, because the user plainly meant one of them.
+    """
+    asked: set[str] = set()
+    if eager:
+        asked.add("eager")
+    if graph:
+        asked.add("graph")
+    if mode_option is not None and option_source == "flag":
+        asked.add(mode_option)
+    if len(asked) > 1:
+        raise EagerrunError("choose one mode: --eager and --graph (or --mode) disagree", exit_code=EXIT_USAGE)
+    if asked:
+        return ModeChoice(mode=asked.pop(), source="flag")  # type: ignore[arg-type]
+    if mode_option is not None:
+        return ModeChoice(mode=mode_option, source=option_source)  # type: ignore[arg-type]
+    return ModeChoice(mode=DEFAULT_MODE, source="default")
+
+
+_tf: ModuleType | None = None
+
+
+def import_tensorflow() -> ModuleType:
+    """Import TensorFlow once, quietly, or say in one line how to install it.
+
+    TensorFlow's C++ INFO and WARNING lines are hidden unless the user set TF_CPP_MIN_LOG_LEVEL themselves;
+    errors still show.
+    """
+    global _tf
+    if _tf is None:
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        try:
+            import tensorflow as tf
+        except ImportError as exc:
+            raise EagerrunError(
+                f"TensorFlow is not installed ({exc}); install it with: pip install 'tensorflow>=2.16'",
+                exit_code=EXIT_FAILURE,
+            ) from None
+        _tf = tf
+    return _tf
+
+
+def data_debug_mode_enabled() -> bool:
+    """Whether tf.data debug mode is on; TensorFlow exposes no public getter, so read its module flag."""
+    from tensorflow.python.data.ops import debug_mode
+
+    return bool(debug_mode.DEBUG_MODE)
+
+
+def apply_mode(choice: ModeChoice) -> None:
+    """Put TensorFlow in the chosen mode. Call before the user's code is imported.
+
+    Eager also turns on tf.data debug mode, because `run_functions_eagerly` alone leaves `Dataset.map`
+    functions traced. Graph cannot undo an earlier debug mode in this process; nothing here needs it to,
+    since every eagerrun process applies exactly one mode.
+    """
+    tf = import_tensorflow()
+    tf.config.run_functions_eagerly(choice.eager)
+    if choice.eager and not data_debug_mode_enabled():
+        tf.data.experimental.enable_debug_mode()
+
+
+@contextlib.contextmanager
+def guard_script_mode(choice: ModeChoice, *, script_decides: bool) -> Iterator[None]:
+    """Keep the requested mode even when the script calls `tf.config.run_functions_eagerly` itself.
+
+    Tutorials often switch the mode in the script; with an explicit `--eager`/`--graph` (or EAGERRUN_MODE)
+    the command line wins and eagerrun warns once per call site, naming its file:line. When the mode only
+    came from the default, or with `script_decides`, the script's call goes through, as under plain python.
+    """
+    tf = import_tensorflow()
+    if script_decides or choice.source == "default":
+        yield
+        return
+    warned: set[tuple[str, int]] = set()
+
+    def run_functions_eagerly(run_eagerly: bool) -> None:
+        if bool(run_eagerly) == choice.eager:
+            return
+        caller = sys._getframe(1)
+        site = (caller.f_code.co_filename, caller.f_lineno)
+        if site not in warned:
+            warned.add(site)
+            log.warning(
+                "%s:%d: the script calls tf.config.run_functions_eagerly(%s); ignored, %s mode stays "
+                "(requested by %s; pass --script-decides to let the script switch)",
+                *site, bool(run_eagerly), choice.mode, _describe_source(choice.source),
+            )
+
+    names = ("run_functions_eagerly", "experimental_run_functions_eagerly")
+    saved = {name: getattr(tf.config, name) for name in names if hasattr(tf.config, name)}
+    for name in saved:
+        setattr(tf.config, name, run_functions_eagerly)
+    try:
+        yield
+    finally:
+        for name, original in saved.items():
+            setattr(tf.config, name, original)
+
+
+def _describe_source(source: ModeSource) -> str:
+    return {"flag": "the command line", "env": MODE_ENV_VAR, "default": "default"}[source]
+
+
+def probe_mode(choice: ModeChoice) -> dict[str, Any]:
+    """Prove the mode by running code, not by reading flags back: a tf.function body and a Dataset.map
+    function each record whether they executed eagerly."""
+    tf = import_tensorflow()
+    import keras
+
+    body_eager: list[bool] = []
+
+    @tf.function
+    def probe_function(x: Any) -> Any:
+        body_eager.append(tf.executing_eagerly())
+        return x + 1
+
+    probe_function(tf.constant(1))
+    probe_function(tf.constant(2))  # the second call shows what steady steps do, past the first trace
+
+    map_eager: list[bool] = []
+
+    def probe_map(x: Any) -> Any:
+        map_eager.append(tf.executing_eagerly())
+        return x
+
+    list(tf.data.Dataset.range(1).map(probe_map))
+    devices = [device.name for device in tf.config.list_logical_devices()]
+    return {
+        "mode": choice.mode,
+        "source": choice.source,
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "python": platform.python_version(),
+        "executing_eagerly": tf.executing_eagerly(),
+        "functions_run_eagerly": tf.config.functions_run_eagerly(),
+        "function_body_eager": body_eager[-1],
+        "data_function_eager": map_eager[-1],
+        "data_debug_mode": data_debug_mode_enabled(),
+        "devices": devices,
+        "gpus": len(tf.config.list_physical_devices("GPU")),
+        "xla_jit": tf.config.optimizer.get_jit() or "off",
+    }
+
+
+def probe_agrees(report: dict[str, Any]) -> bool:
+    """Whether what ran matches what was asked: both kinds of function eager in eager mode, graphs in graph."""
+    want_eager = report["mode"] == "eager"
+    return report["function_body_eager"] == want_eager and report["data_function_eager"] == want_eager
