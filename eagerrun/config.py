@@ -3,16 +3,35 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from eagerrun.loader import Target
 from eagerrun.modes import ModeChoice
+from eagerrun.trainer import TrainOptions
+
+
+@dataclass(frozen=True)
+class OutputOptions:
+    """Where steps go besides the table: a metrics file, TensorBoard; and how much the table shows."""
+
+    metrics_out: Path | None = None
+    tensorboard: Path | None = None
+    log_every: int | None = None
+    quiet: bool = False
 
 
 @dataclass(frozen=True)
 class RunConfig:
-    """One `eagerrun run`: the mode, what to run, and how eagerrun itself behaves around it."""
+    """One `eagerrun run`: the mode, what to run, and how eagerrun itself behaves around it.
+
+    `train` set means eagerrun's own loop drives the script's spec (`--train`); otherwise the script runs
+    as `__main__` and its steps are found by log_step and, with `autolog`, fit and plain-loop hooks.
+    """
 
     mode: ModeChoice
     target: Target
+    output: OutputOptions = OutputOptions()
+    train: TrainOptions | None = None
+    seed: int | None = None
+    autolog: bool = True
     script_decides: bool = False
-    quiet: bool = False

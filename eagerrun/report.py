@@ -7,14 +7,20 @@ Rich handles the rest: colour and live progress on a terminal, plain text in a p
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import math
 import traceback
-from typing import Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+
+if TYPE_CHECKING:
+    from eagerrun.records import Recorder, RunStats, StepRecord
 
 stderr = Console(stderr=True, highlight=False)
 stdout = Console(highlight=False)
@@ -106,3 +112,123 @@ def check_report(report: dict[str, Any], *, agrees: bool, as_json: bool) -> None
 
 def _eager_or_graph(eager: bool) -> str:
     return "eager (op by op, proven by a probe)" if eager else "graph (traced, proven by a probe)"
+
+
+# -- steps ---------------------------------------------------------------------------------------------------
+
+MAX_TABLE_ROWS = 25
+
+
+def rows_to_show(count: int, log_every: int | None) -> list[int]:
+    """Indices of the records the table shows: every Nth step (N chosen to keep about 25 rows when not
+    given), always the first and the last."""
+    if count == 0:
+        return []
+    every = log_every or max(1, -(-count // MAX_TABLE_ROWS))
+    shown = {0, count - 1, *range(every - 1, count, every)}
+    return sorted(shown)
+
+
+def step_table(records: list[StepRecord], *, log_every: int | None = None) -> None:
+    """The per-step table: step, epoch, loss, time, examples/s, and a note where the step traced."""
+    if not records:
+        stderr.print(Text("eagerrun: no training steps were recorded", style="dim"))
+        return
+    show_epoch = any(r.epoch is not None for r in records)
+    show_rate = any(r.batch_size is not None for r in records)
+    metric_names = list(dict.fromkeys(name for r in records for name in r.metrics))
+    table = Table(title=f"{len(records)} steps, {records[0].mode} mode", title_justify="left")
+    table.add_column("step", justify="right")
+    if show_epoch:
+        table.add_column("epoch", justify="right")
+    table.add_column("loss", justify="right")
+    for name in metric_names:
+        table.add_column(name, justify="right")
+    table.add_column("time (ms)", justify="right")
+    if show_rate:
+        table.add_column("examples/s", justify="right")
+    table.add_column("note")
+    for index in rows_to_show(len(records), log_every):
+        record = records[index]
+        row = [str(record.step)]
+        if show_epoch:
+            row.append("" if record.epoch is None else str(record.epoch))
+        row.append(format_loss(record.loss))
+        row.extend(format_number(record.metrics.get(name)) for name in metric_names)
+        row.append(f"{record.time_s * 1000:.2f}")
+        if show_rate:
+            rate = record.examples_per_s
+            row.append("" if rate is None else f"{rate:,.0f}")
+        row.append(step_note(record, first=index == 0))
+        table.add_row(*row, style="yellow" if record.traced else None)
+    stderr.print(table)
+
+
+def step_note(record: StepRecord, *, first: bool) -> str:
+    if record.traced:
+        return "traced: time includes tracing" if first else "retraced: time includes tracing"
+    if record.loss is not None and not math.isfinite(record.loss):
+        return "non-finite loss"
+    return ""
+
+
+def format_loss(loss: float | None) -> str:
+    if loss is None:
+        return "—"
+    return f"{loss:.6g}" if math.isfinite(loss) else str(loss)
+
+
+def format_number(value: float | None) -> str:
+    return "" if value is None else f"{value:.6g}"
+
+
+def format_ms(seconds: float | None) -> str:
+    return "—" if seconds is None else f"{seconds * 1000:.2f} ms"
+
+
+def steps_summary(stats: RunStats, *, mode: str, wall_s: float, extra: dict[str, str] | None = None) -> None:
+    """Under the table: the numbers a person compares between runs."""
+    parts = {
+        "mode": mode,
+        "steps": str(stats.steps),
+        "first step": format_ms(stats.first_step_s),
+        "median step": format_ms(stats.median_steady_s),
+        "p90 step": format_ms(stats.p90_steady_s),
+        "throughput": "—" if stats.examples_per_s is None else f"{stats.examples_per_s:,.0f} examples/s",
+        "loss": f"{format_loss(stats.first_loss)} → {format_loss(stats.final_loss)}",
+        "traced steps": str(stats.traces),
+        "wall": f"{wall_s:.2f} s",
+        **(extra or {}),
+    }
+    if stats.non_finite:
+        parts["non-finite losses"] = str(stats.non_finite)
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="dim")
+    table.add_column()
+    for key, value in parts.items():
+        table.add_row(key, value)
+    stderr.print(table)
+    stderr.print(Text("median and p90 leave out the first step and every step that traced", style="dim"))
+
+
+@contextlib.contextmanager
+def live_progress(recorder: Recorder, *, total: int | None, enabled: bool) -> Iterator[None]:
+    """A progress bar on stderr while steps come in, on a terminal only (a pipe gets the table alone)."""
+    if not (enabled and stderr.is_terminal):
+        yield
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    progress = Progress(TextColumn("[bold]step"), MofNCompleteColumn(), BarColumn(),
+                        TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=stderr, transient=True)
+    task = progress.add_task("train", total=total, info="")
+
+    def advance(record: StepRecord) -> None:
+        progress.update(task, advance=1, info=f"loss {format_loss(record.loss)}  {record.time_s * 1000:.1f} ms")
+
+    recorder.listeners.append(advance)
+    try:
+        with progress:
+            yield
+    finally:
+        recorder.listeners.remove(advance)

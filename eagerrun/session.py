@@ -1,41 +1,109 @@
-"""One run, start to finish: mode, then the user's code, then the report. The CLI calls `run` and exits
-with what it returns."""
+"""One run, start to finish: mode, then the user's code (or the trainer), then the report.
+
+The CLI calls `run` and exits with what it returns. Whatever ends the run (success, the script's
+exception, a non-finite loss, Ctrl-C), the steps recorded so far are flushed and shown.
+"""
 
 from __future__ import annotations
 
 import time
 
 from eagerrun import loader, modes, report
-from eagerrun.config import RunConfig
-from eagerrun.errors import EXIT_SIGINT
+from eagerrun.config import OutputOptions, RunConfig
+from eagerrun.errors import EXIT_FAILURE, EXIT_SIGINT, EagerrunError
+from eagerrun.records import Recorder, StepSink, metrics_sink, summarize
+from eagerrun.tracing import TraceCounter
 
 
 def run(config: RunConfig) -> int:
-    """Apply the mode before any user code is imported, run the target, report, return the exit code."""
-    report.install_log_handler(quiet=config.quiet)
+    """Apply the mode before any user code is imported, run, report, return the exit code."""
+    report.install_log_handler(quiet=config.output.quiet)
+    if config.train is not None:
+        config.train.check_mode(eager=config.mode.eager)
+    sinks = open_sinks_before_anything_runs(config.output)
     if config.target.module is not None:
         loader.check_module_exists(config.target.module)
     modes.apply_mode(config.mode)
+    if config.output.tensorboard is not None:
+        from eagerrun.records import TensorBoardSink
+
+        sinks.append(TensorBoardSink(config.output.tensorboard))
+    recorder = Recorder(mode=config.mode.mode, sinks=sinks)
+    traces = TraceCounter()
     started = time.perf_counter()
+    failure: EagerrunError | None = None
     try:
-        with modes.guard_script_mode(config.mode, script_decides=config.script_decides):
-            outcome = loader.run_target(config.target)
+        with traces.counting(), modes.guard_script_mode(config.mode, script_decides=config.script_decides):
+            seed_everything(config.seed)
+            if config.train is not None:
+                outcome = run_trainer(config, recorder, traces)
+            else:
+                outcome = run_script(config, recorder, traces)
     except KeyboardInterrupt:
         outcome = loader.ScriptOutcome(exit_code=EXIT_SIGINT)
+    except EagerrunError as exc:
+        failure = exc
+        outcome = loader.ScriptOutcome(exit_code=exc.exit_code)
+    finally:
+        recorder.close()
     wall_s = time.perf_counter() - started
+    show_outcome(config, outcome, recorder, wall_s)
+    if failure is not None:
+        raise failure
+    return outcome.exit_code
+
+
+def open_sinks_before_anything_runs(output: OutputOptions) -> list[StepSink]:
+    """A metrics path in a missing folder is an error before a single step (or TensorFlow) runs."""
+    return [metrics_sink(output.metrics_out)] if output.metrics_out is not None else []
+
+
+def seed_everything(seed: int | None) -> None:
+    """`keras.utils.set_random_seed` (Python, NumPy and TensorFlow) before the user's code builds anything."""
+    if seed is not None:
+        import keras
+
+        keras.utils.set_random_seed(seed)
+
+
+def run_script(config: RunConfig, recorder: Recorder, traces: TraceCounter) -> loader.ScriptOutcome:
+    from eagerrun import autolog
+
+    with report.live_progress(recorder, total=None, enabled=not config.output.quiet), \
+            autolog.collecting(recorder, traces, autolog=config.autolog):
+        return loader.run_target(config.target)
+
+
+def run_trainer(config: RunConfig, recorder: Recorder, traces: TraceCounter) -> loader.ScriptOutcome:
+    """Import the script (its __main__ block does not run), validate its spec, train it."""
+    from eagerrun.spec import spec_from_module, validate_spec
+    from eagerrun.trainer import Trainer
+
+    assert config.train is not None
+    try:
+        module = loader.import_target(config.target)
+        spec = validate_spec(spec_from_module(module))
+    except loader.UserCodeError as exc:
+        return loader.ScriptOutcome(exit_code=EXIT_FAILURE, error=exc.error)
+    trainer = Trainer(spec, config.train, eager=config.mode.eager, recorder=recorder, traces=traces)
+    with report.live_progress(recorder, total=trainer.total_steps(), enabled=not config.output.quiet):
+        trainer.run()
+    return loader.ScriptOutcome(exit_code=0)
+
+
+def show_outcome(config: RunConfig, outcome: loader.ScriptOutcome, recorder: Recorder, wall_s: float) -> None:
+    """The script's own error first (it is the script's output), then eagerrun's table and summary."""
     if outcome.error is not None:
         report.script_traceback(outcome.error)
     if outcome.exit_message is not None:
         report.exit_message(outcome.exit_message)
-    if not config.quiet:
-        report.run_summary(
-            mode=config.mode.mode,
-            source=config.mode.source,
-            target=config.target.display,
-            wall_s=wall_s,
-            exit_code=outcome.exit_code,
-        )
-    return outcome.exit_code
+    if config.output.quiet:
+        return
+    if recorder.records:
+        report.step_table(recorder.records, log_every=config.output.log_every)
+        report.steps_summary(summarize(recorder.records), mode=config.mode.mode, wall_s=wall_s)
+    report.run_summary(mode=config.mode.mode, source=config.mode.source, target=config.target.display,
+                       wall_s=wall_s, exit_code=outcome.exit_code)
 
 
 def check(choice: modes.ModeChoice, *, as_json: bool) -> int:

@@ -1,0 +1,198 @@
+"""Step records: the one format every source of steps feeds, the recorder, its writers, and the summary.
+
+Whatever produced a step (the trainer, Keras `fit`, `log_step`, a plain custom loop), it ends up here as a
+`StepRecord`, written to every sink the moment it is recorded and flushed, so a run that dies keeps every
+step it finished.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import statistics
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+from eagerrun.errors import EXIT_USAGE, EagerrunError
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    """One finished step. `time_s` ends when the loss was on the host: what the user waited for."""
+
+    step: int  # 1-based across the run
+    epoch: int | None  # 1-based; None where the source cannot know
+    loss: float | None  # None where the source cannot see the loss
+    time_s: float
+    mode: str
+    traced: bool  # a tf.function was traced (or retraced) during this step: its time includes tracing
+    source: str  # trainer | fit | log_step | autolog
+    batch_size: int | None = None
+    metrics: Mapping[str, float] = field(default_factory=dict)
+
+    @property
+    def examples_per_s(self) -> float | None:
+        if self.batch_size is None or self.time_s <= 0:
+            return None
+        return self.batch_size / self.time_s
+
+    def as_json(self) -> dict[str, Any]:
+        """JSON-safe: a non-finite loss is written as null (JSON has no NaN), with `finite: false`."""
+        data = asdict(self)
+        data.update(data.pop("metrics"))
+        finite = self.loss is None or math.isfinite(self.loss)
+        data["loss"] = self.loss if finite else None
+        if not finite:
+            data["finite"] = False
+        return data
+
+
+class StepSink(Protocol):
+    def write(self, record: StepRecord) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class JsonlSink:
+    """One JSON object a line, flushed every step; opened in append mode so a resumed run continues it."""
+
+    def __init__(self, path: Path, *, append: bool = False) -> None:
+        self._file: IO[str] = open_metrics_file(path, append=append)
+
+    def write(self, record: StepRecord) -> None:
+        self._file.write(json.dumps(record.as_json()) + "\n")
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class CsvSink:
+    """One CSV row a step with a header; metric columns are fixed by the first step that has any."""
+
+    COLUMNS = ("step", "epoch", "loss", "time_s", "mode", "traced", "source", "batch_size")
+
+    def __init__(self, path: Path, *, append: bool = False) -> None:
+        has_header = append and path.exists() and path.stat().st_size > 0
+        self._file: IO[str] = open_metrics_file(path, append=append)
+        self._writer: csv.DictWriter[str] | None = None
+        self._has_header = has_header
+
+    def write(self, record: StepRecord) -> None:
+        row = {key: getattr(record, key) for key in self.COLUMNS}
+        row.update(record.metrics)
+        if self._writer is None:
+            columns = list(self.COLUMNS) + [key for key in record.metrics if key not in self.COLUMNS]
+            self._writer = csv.DictWriter(self._file, fieldnames=columns, extrasaction="ignore")
+            if not self._has_header:
+                self._writer.writeheader()
+        self._writer.writerow(row)
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+
+class TensorBoardSink:
+    """Loss, step time and the script's own metrics as `tf.summary` scalars, one event per step."""
+
+    def __init__(self, logdir: Path) -> None:
+        import tensorflow as tf
+
+        self._tf = tf
+        self._writer = tf.summary.create_file_writer(str(logdir))
+
+    def write(self, record: StepRecord) -> None:
+        with self._writer.as_default(step=record.step):
+            if record.loss is not None:
+                self._tf.summary.scalar("loss", record.loss)
+            self._tf.summary.scalar("step_time_ms", record.time_s * 1000)
+            for name, value in record.metrics.items():
+                self._tf.summary.scalar(name, value)
+        self._writer.flush()
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+def open_metrics_file(path: Path, *, append: bool) -> IO[str]:
+    if not path.parent.is_dir():
+        raise EagerrunError(f"--metrics-out {path}: folder {path.parent} does not exist", exit_code=EXIT_USAGE)
+    return open(path, "a" if append else "w", newline="", encoding="utf-8")
+
+
+def metrics_sink(path: Path, *, append: bool = False) -> StepSink:
+    """The writer a `--metrics-out` path asks for, by its suffix: .csv, else JSON lines."""
+    return CsvSink(path, append=append) if path.suffix.lower() == ".csv" else JsonlSink(path, append=append)
+
+
+class Recorder:
+    """Collects the run's steps and hands each to the sinks and listeners as soon as it exists."""
+
+    def __init__(self, *, mode: str, sinks: list[StepSink] | None = None, first_step: int = 1) -> None:
+        self.mode = mode
+        self.records: list[StepRecord] = []
+        self.sinks = list(sinks or [])
+        self.listeners: list[Callable[[StepRecord], None]] = []
+        self.next_step = first_step
+
+    def add(self, *, loss: float | None, time_s: float, source: str, epoch: int | None = None,
+            traced: bool = False, batch_size: int | None = None,
+            metrics: Mapping[str, float] | None = None) -> StepRecord:
+        record = StepRecord(step=self.next_step, epoch=epoch, loss=loss, time_s=time_s, mode=self.mode,
+                            traced=traced, source=source, batch_size=batch_size, metrics=dict(metrics or {}))
+        self.next_step += 1
+        self.records.append(record)
+        for sink in self.sinks:
+            sink.write(record)
+        for listener in self.listeners:
+            listener(record)
+        return record
+
+    def close(self) -> None:
+        for sink in self.sinks:
+            sink.close()
+        self.sinks = []
+
+
+@dataclass(frozen=True)
+class RunStats:
+    """What a run's steps add up to. Steady times leave out the first step and every step that traced."""
+
+    steps: int
+    first_step_s: float | None
+    median_steady_s: float | None
+    p90_steady_s: float | None
+    examples_per_s: float | None
+    first_loss: float | None
+    final_loss: float | None
+    traces: int
+    non_finite: int
+
+
+def summarize(records: list[StepRecord]) -> RunStats:
+    steady = [r for r in records[1:] if not r.traced]
+    times = sorted(r.time_s for r in steady)
+    losses = [r.loss for r in records if r.loss is not None]
+    sized = [r for r in steady if r.batch_size is not None]
+    busy_s = sum(r.time_s for r in sized)
+    return RunStats(
+        steps=len(records),
+        first_step_s=records[0].time_s if records else None,
+        median_steady_s=statistics.median(times) if times else None,
+        p90_steady_s=percentile(times, 0.9) if times else None,
+        examples_per_s=sum(r.batch_size or 0 for r in sized) / busy_s if sized and busy_s > 0 else None,
+        first_loss=losses[0] if losses else None,
+        final_loss=losses[-1] if losses else None,
+        traces=sum(r.traced for r in records),
+        non_finite=sum(1 for loss in losses if not math.isfinite(loss)),
+    )
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    """Nearest-rank percentile of already sorted values."""
+    rank = max(1, math.ceil(q * len(sorted_values)))
+    return sorted_values[rank - 1]

@@ -1,0 +1,169 @@
+"""eagerrun's own custom training loop (`--train`): it times, records and stops; the step does the math.
+
+Timing is honest: a step's time runs from asking the dataset for its batch until its loss is a Python
+number on the host, so asynchronous execution hides nothing. Losses become Python floats here, at the
+boundary, and nowhere else.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+
+from eagerrun.errors import EXIT_NONFINITE_LOSS, EXIT_USAGE, EagerrunError
+from eagerrun.records import Recorder
+from eagerrun.spec import TrainSpec
+from eagerrun.steps import builtin_train_step, compile_multi_step, compile_step
+from eagerrun.tracing import TraceCounter
+
+log = logging.getLogger("eagerrun")
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """The trainer's options, validated once against the mode (habit: impossible combinations fail early)."""
+
+    epochs: int | None = None
+    steps: int | None = None
+    xla: bool = False
+    steps_per_execution: int = 1
+    on_nan: Literal["stop", "warn"] = "stop"
+
+    def check_mode(self, *, eager: bool) -> None:
+        if eager and self.xla:
+            raise EagerrunError("--xla compiles the step, which eager mode never does: drop --xla or use "
+                                "--graph", exit_code=EXIT_USAGE)
+        if eager and self.steps_per_execution > 1:
+            raise EagerrunError("--steps-per-execution runs several steps in one graph call: it needs "
+                                "--graph", exit_code=EXIT_USAGE)
+
+
+class NonFiniteLoss(EagerrunError):
+    def __init__(self, step: int, loss: float) -> None:
+        super().__init__(f"loss is {loss} at step {step}; stopping (use --on-nan warn to keep going)",
+                         exit_code=EXIT_NONFINITE_LOSS)
+
+
+def planned_steps(spec: TrainSpec, options: TrainOptions, dataset: Any) -> tuple[int | None, int | None]:
+    """(epochs, steps) the run will do: the command line over build()'s defaults; one epoch otherwise.
+
+    A dataset that repeats forever needs a step limit, or the run would never end.
+    """
+    import tensorflow as tf
+
+    epochs = options.epochs or spec.epochs
+    steps = options.steps or spec.steps
+    infinite = int(dataset.cardinality()) == int(tf.data.INFINITE_CARDINALITY)
+    if infinite and steps is None:
+        raise EagerrunError("dataset repeats forever: pass --steps N (or return 'steps' from build())",
+                            exit_code=EXIT_USAGE)
+    if epochs is None and steps is None:
+        epochs = 1
+    return epochs, steps
+
+
+class Trainer:
+    """Drives a validated spec: the outer loop over epochs and batches, one compiled step, one recorder."""
+
+    def __init__(self, spec: TrainSpec, options: TrainOptions, *, eager: bool, recorder: Recorder,
+                 traces: TraceCounter) -> None:
+        options.check_mode(eager=eager)
+        self.spec = spec
+        self.options = options
+        self.recorder = recorder
+        self.traces = traces
+        self.epochs, self.steps = planned_steps(spec, options, spec.dataset)
+        step = spec.train_step or builtin_train_step(spec)
+        if options.steps_per_execution > 1:
+            self._multi_step = compile_multi_step(step, xla=options.xla)
+        else:
+            self._step = compile_step(step, eager=eager, element_spec=spec.dataset.element_spec, xla=options.xla)
+
+    def total_steps(self) -> int | None:
+        """How many steps the run will do, where that is known before it starts (for the progress bar)."""
+        batches = int(self.spec.dataset.cardinality())
+        by_epochs = self.epochs * batches if self.epochs is not None and batches > 0 else None
+        if self.steps is None:
+            return by_epochs
+        return self.steps if by_epochs is None else min(self.steps, by_epochs)
+
+    def run(self) -> None:
+        """Train until the epochs or the step limit run out; raise NonFiniteLoss under --on-nan stop."""
+        for epoch in self._epochs():
+            if self._limit_reached():
+                return
+            iterator = iter(self.spec.dataset)
+            before = self.recorder.next_step
+            if self.options.steps_per_execution > 1:
+                self._run_epoch_in_chunks(iterator, epoch)
+            else:
+                self._run_epoch(iterator, epoch)
+            if self.recorder.next_step == before:
+                if epoch == 1:
+                    raise EagerrunError("dataset is empty: it yields no batches", exit_code=EXIT_USAGE)
+                return
+
+    def _epochs(self) -> Iterator[int]:
+        epoch = 1
+        while self.epochs is None or epoch <= self.epochs:
+            yield epoch
+            epoch += 1
+
+    def _limit_reached(self) -> bool:
+        """`steps` counts from the run's first step, so a resumed run stops where the whole run would."""
+        return self.steps is not None and self.recorder.next_step > self.steps
+
+    def _run_epoch(self, iterator: Iterator[Any], epoch: int) -> None:
+        while not self._limit_reached():
+            traces_before = self.traces.count
+            started = time.perf_counter()
+            try:
+                batch = next(iterator)
+            except StopIteration:
+                return
+            loss = float(np.mean(self._step(batch)))
+            elapsed = time.perf_counter() - started
+            self._record(loss, elapsed, epoch=epoch, traced=self.traces.count > traces_before,
+                         batch_size=leading_dim(batch))
+
+    def _run_epoch_in_chunks(self, iterator: Any, epoch: int) -> None:
+        import tensorflow as tf
+
+        while not self._limit_reached():
+            chunk = self.options.steps_per_execution
+            if self.steps is not None:
+                chunk = min(chunk, self.steps - self.recorder.next_step + 1)
+            traces_before = self.traces.count
+            started = time.perf_counter()
+            losses, sizes = self._multi_step(iterator, tf.constant(chunk))
+            losses, sizes = losses.numpy(), sizes.numpy()
+            elapsed = time.perf_counter() - started
+            traced = self.traces.count > traces_before
+            for i, (loss, size) in enumerate(zip(losses, sizes)):
+                self._record(float(loss), elapsed / len(losses), epoch=epoch, traced=traced and i == 0,
+                             batch_size=int(size))
+            if len(losses) < chunk:
+                return
+
+    def _record(self, loss: float, elapsed: float, *, epoch: int, traced: bool, batch_size: int | None) -> None:
+        record = self.recorder.add(loss=loss, time_s=elapsed, source="trainer", epoch=epoch, traced=traced,
+                                   batch_size=batch_size)
+        if not math.isfinite(loss):
+            if self.options.on_nan == "stop":
+                raise NonFiniteLoss(record.step, loss)
+            log.warning("loss is %s at step %d; going on (--on-nan warn)", loss, record.step)
+
+
+def leading_dim(batch: Any) -> int | None:
+    """The batch size: the leading dimension of the batch's first tensor, where it is known."""
+    import tensorflow as tf
+
+    first = tf.nest.flatten(batch)[0]
+    shape = getattr(first, "shape", None)
+    return int(shape[0]) if shape is not None and shape.rank and shape[0] is not None else None
