@@ -74,21 +74,25 @@ class StepCollector:
 
     # -- timing shared by every source ---------------------------------------------------------------------
 
-    def mark_step_start(self, at: float | None = None) -> None:
+    def mark_step_start(self, at: float | None = None, traces: int | None = None) -> None:
         """The first step starts at the first tape, fit batch or step-function call; later ones at the
         end of the step before."""
         if not self._started_by_hook:
             self._started_by_hook = True
             self._step_started = at if at is not None else time.perf_counter()
-            self._traces_at_start = self.traces.count
+            self._traces_at_start = traces if traces is not None else self.traces.count
+
+    def _end_step(self) -> tuple[float, bool]:
+        """(time since the step started, whether anything traced meanwhile); the next step starts now."""
+        now = time.perf_counter()
+        elapsed, traced = now - self._step_started, self.traces.count > self._traces_at_start
+        self._step_started, self._traces_at_start, self._started_by_hook = now, self.traces.count, True
+        return elapsed, traced
 
     def _finish_step(self, *, loss: float | None, source: str, epoch: int | None = None,
                      batch_size: int | None = None, metrics: dict[str, float] | None = None) -> None:
-        now = time.perf_counter()
-        traced = self.traces.count > self._traces_at_start
-        started, self._step_started, self._traces_at_start = self._step_started, now, self.traces.count
-        self._started_by_hook = True
-        self.recorder.add(loss=loss, time_s=now - started, source=source, epoch=epoch, traced=traced,
+        elapsed, traced = self._end_step()
+        self.recorder.add(loss=loss, time_s=elapsed, source=source, epoch=epoch, traced=traced,
                           batch_size=batch_size, metrics=metrics)
 
     # -- 1. log_step ---------------------------------------------------------------------------------------
@@ -101,7 +105,9 @@ class StepCollector:
                         "with the loss the step returns")
             return
         self.explicit = True
-        self._pending = None  # the optimizer hook saw this step too: log_step's record replaces it
+        if self._pending is not None:  # the optimizer hook saw this step too: log_step's record replaces it
+            self._step_started, self._traces_at_start = self._pending["started"], self._pending["traces"]
+            self._pending = None
         numbers = {name: value for name, value in ((k, to_float(v)) for k, v in metrics.items())
                    if value is not None}
         self._finish_step(loss=to_float(loss), source="log_step", metrics=numbers)
@@ -157,26 +163,23 @@ class StepCollector:
             if self._calls:
                 self._step_functions.add(id(self._calls[0]))
             return
-        self._commit_pending()
-        self._pending = {"loss": to_float(self._tape_target) if self._tape_target is not None else None}
+        self._begin_pending(to_float(self._tape_target) if self._tape_target is not None else None)
         self._tape_target = None
-        self._finish_pending_timing()
 
-    def _finish_pending_timing(self) -> None:
-        now = time.perf_counter()
-        assert self._pending is not None
-        self._pending.update(time_s=now - self._step_started, traced=self.traces.count > self._traces_at_start)
-        self._step_started, self._traces_at_start = now, self.traces.count
-        self._started_by_hook = True
-
-    def function_returned(self, function: Any, result: Any, started: float) -> None:
+    def function_returned(self, function: Any, result: Any, started: float, traces_before: int) -> None:
         """A top-level tf.function call returned; if its graph updates an optimizer, that was one step."""
         if id(function) not in self._step_functions or self.in_fit or self.explicit:
             return
-        self.mark_step_start(at=started)
+        self.mark_step_start(at=started, traces=traces_before)
+        self._begin_pending(to_float(result))
+
+    def _begin_pending(self, loss: float | None) -> None:
+        """Confirm the step before, and hold this one until the next step or the script's end confirms it
+        (a log_step call in between replaces it)."""
         self._commit_pending()
-        self._pending = {"loss": to_float(result)}
-        self._finish_pending_timing()
+        pending = {"loss": loss, "started": self._step_started, "traces": self._traces_at_start}
+        pending["time_s"], pending["traced"] = self._end_step()
+        self._pending = pending
 
     def _commit_pending(self) -> None:
         if self._pending is None:
@@ -288,17 +291,17 @@ def patched_custom_loop_hooks(collector: StepCollector) -> Iterator[None]:
     def call(function: Any, *args: Any, **kwargs: Any) -> Any:
         outermost = collector._call_depth == 0 and tf.executing_eagerly()
         if outermost:
-            collector._tracing.append(function)
+            collector._calls.append(function)
         collector._call_depth += 1
-        started = time.perf_counter()
+        started, traces_before = time.perf_counter(), collector.traces.count
         try:
             result = original_call(function, *args, **kwargs)
         finally:
             collector._call_depth -= 1
             if outermost:
-                collector._tracing.pop()
+                collector._calls.pop()
         if outermost:
-            collector.function_returned(function, result, started)
+            collector.function_returned(function, result, started, traces_before)
         return result
 
     enter_tape = tf.GradientTape.__enter__

@@ -103,33 +103,87 @@ def cli() -> None:
     """
 
 
+def run_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Everything `run` takes besides the mode; `compare` reuses the trainer and seed options."""
+    positive = click.IntRange(min=1)
+    options = [
+        click.option("-m", "--module", "as_module", is_flag=True,
+                     help="SCRIPT is a module name, run as `python -m MODULE` does."),
+        click.option("--train", is_flag=True,
+                     help="Import SCRIPT and drive its build() spec with eagerrun's own training loop."),
+        click.option("--epochs", type=positive, metavar="N", help="[--train] Epochs over the dataset (default: 1)."),
+        click.option("--steps", type=positive, metavar="N", help="[--train] Stop after N steps in all."),
+        click.option("--seed", type=click.IntRange(min=0), metavar="N",
+                     help="keras.utils.set_random_seed(N) before the script builds anything."),
+        click.option("--xla", is_flag=True, help="[--train] jit-compile the step with XLA (graph mode)."),
+        click.option("--steps-per-execution", type=positive, metavar="K", default=1, show_default=True,
+                     help="[--train] Run K steps inside one tf.function call (graph mode)."),
+        click.option("--on-nan", type=click.Choice(["stop", "warn"]), default="stop", show_default=True,
+                     help="[--train] On a non-finite loss: stop (exit 3) or warn and go on."),
+        click.option("--metrics-out", type=click.Path(dir_okay=False, path_type=Path), metavar="PATH",
+                     help="Write every step as it finishes: JSON lines, or CSV when PATH ends in .csv."),
+        click.option("--tensorboard", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+                     help="Write loss and step time as tf.summary scalars under DIR."),
+        click.option("--log-every", type=positive, metavar="N",
+                     help="Show every Nth step in the table (chosen automatically otherwise)."),
+        click.option("--no-autolog", is_flag=True,
+                     help="Do not hook Keras fit or plain custom loops; only eagerrun.log_step() records."),
+        click.option("--script-decides", is_flag=True,
+                     help="Let the script's own tf.config.run_functions_eagerly() calls win over the flag."),
+        click.option("-q", "--quiet", is_flag=True,
+                     help="Print nothing of eagerrun's own but warnings and errors."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+TRAIN_ONLY = ("epochs", "steps", "xla", "on_nan", "steps_per_execution")
+
+
+def build_run_config(ctx: click.Context, *, target: str, args: tuple[str, ...], **options: Any) -> Any:
+    """The frozen RunConfig, from parsed options; options that only the trainer reads need --train."""
+    from eagerrun.config import OutputOptions, RunConfig
+    from eagerrun.loader import Target
+    from eagerrun.trainer import TrainOptions
+
+    mode = resolve_mode_from_context(ctx, eager=options["eager"], graph=options["graph"],
+                                     mode_option=options["mode_option"])
+    if not options["train"]:
+        given = [name for name in TRAIN_ONLY
+                 if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE]
+        if given:
+            flag = "--" + given[0].replace("_", "-")
+            raise click.UsageError(f"{flag} drives eagerrun's own training loop: add --train")
+    if options["as_module"]:
+        what = Target(module=target, args=args)
+    else:
+        what = Target(script=SCRIPT_PATH.convert(target, target_param(ctx), ctx), args=args)
+    train = TrainOptions(epochs=options["epochs"], steps=options["steps"], xla=options["xla"],
+                         steps_per_execution=options["steps_per_execution"], on_nan=options["on_nan"])
+    output = OutputOptions(metrics_out=options["metrics_out"], tensorboard=options["tensorboard"],
+                           log_every=options["log_every"], quiet=options["quiet"])
+    return RunConfig(mode=mode, target=what, output=output, train=train if options["train"] else None,
+                     seed=options["seed"], autolog=not options["no_autolog"],
+                     script_decides=options["script_decides"])
+
+
 @cli.command(context_settings=SCRIPT_CONTEXT)
 @mode_options
-@click.option("-m", "--module", "as_module", is_flag=True,
-              help="SCRIPT is a module name, run as `python -m MODULE` does.")
-@click.option("--script-decides", is_flag=True,
-              help="Let the script's own tf.config.run_functions_eagerly() calls win over the flag.")
-@click.option("-q", "--quiet", is_flag=True, help="Print nothing of eagerrun's own but warnings and errors.")
+@run_options
 @click.argument("target", metavar="SCRIPT")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
-def run(ctx: click.Context, *, eager: bool, graph: bool, mode_option: str | None, as_module: bool,
-        script_decides: bool, quiet: bool, target: str, args: tuple[str, ...]) -> int:
-    """Run SCRIPT (or -m MODULE) with ARGS, as python would, in the chosen mode.
+def run(ctx: click.Context, **options: Any) -> int:
+    """Run SCRIPT (or -m MODULE) with ARGS, as python would, in the chosen mode, and show its steps.
 
     eagerrun's options come before SCRIPT; everything after it is passed to the script untouched.
+    With --train, SCRIPT's build() (or module-level model, optimizer, loss, dataset) is trained by
+    eagerrun's own loop instead.
     """
     from eagerrun import session
-    from eagerrun.config import RunConfig
-    from eagerrun.loader import Target
 
-    mode = resolve_mode_from_context(ctx, eager=eager, graph=graph, mode_option=mode_option)
-    if as_module:
-        what = Target(module=target, args=args)
-    else:
-        script = SCRIPT_PATH.convert(target, target_param(ctx), ctx)
-        what = Target(script=script, args=args)
-    return session.run(RunConfig(mode=mode, target=what, script_decides=script_decides, quiet=quiet))
+    return session.run(build_run_config(ctx, **options))
 
 
 @cli.command(context_settings=CONTEXT)

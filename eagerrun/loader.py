@@ -150,13 +150,25 @@ def user_facing(exc: BaseException, target: Target) -> BaseException:
     missing) has no frames left; it becomes a one-line EagerrunError, except a SyntaxError, which Python
     itself reports with file, line and caret.
     """
-    tb = exc.__traceback__
-    while tb is not None and not is_user_frame(tb):
-        tb = tb.tb_next
+    tb = without_eagerrun_frames(exc.__traceback__)
     if tb is None and not isinstance(exc, SyntaxError):
         message = str(exc) or type(exc).__name__
         raise EagerrunError(f"cannot run {target.display}: {message}", exit_code=EXIT_USAGE) from None
     return exc.with_traceback(tb)
+
+
+def without_eagerrun_frames(tb: TracebackType | None) -> TracebackType | None:
+    """The traceback chain with every eagerrun, runpy and importlib frame left out, wherever it sits
+    (eagerrun's hooks wrap fit and the optimizer, so its frames can sit between the user's)."""
+    kept = []
+    while tb is not None:
+        if is_user_frame(tb):
+            kept.append(tb)
+        tb = tb.tb_next
+    rebuilt = None
+    for frame_tb in reversed(kept):
+        rebuilt = TracebackType(rebuilt, frame_tb.tb_frame, frame_tb.tb_lasti, frame_tb.tb_lineno)
+    return rebuilt
 
 
 def is_user_frame(tb: TracebackType) -> bool:

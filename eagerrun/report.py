@@ -137,7 +137,9 @@ def step_table(records: list[StepRecord], *, log_every: int | None = None) -> No
     show_epoch = any(r.epoch is not None for r in records)
     show_rate = any(r.batch_size is not None for r in records)
     metric_names = list(dict.fromkeys(name for r in records for name in r.metrics))
-    table = Table(title=f"{len(records)} steps, {records[0].mode} mode", title_justify="left")
+    table = Table(title=f"{len(records)} steps, {records[0].mode} mode", title_justify="left",
+                  caption="traced / retraced: the step's time includes tracing a tf.function into a graph"
+                  if any(r.traced for r in records) else None, caption_justify="left")
     table.add_column("step", justify="right")
     if show_epoch:
         table.add_column("epoch", justify="right")
@@ -166,7 +168,7 @@ def step_table(records: list[StepRecord], *, log_every: int | None = None) -> No
 
 def step_note(record: StepRecord, *, first: bool) -> str:
     if record.traced:
-        return "traced: time includes tracing" if first else "retraced: time includes tracing"
+        return "traced" if first else "retraced"
     if record.loss is not None and not math.isfinite(record.loss):
         return "non-finite loss"
     return ""

@@ -1,0 +1,32 @@
+"""A trainer spec for `eagerrun --train`: a small MLP regression that runs on a CPU in seconds.
+
+    eagerrun --graph --train sample_scripts/mlp_spec.py --epochs 3 --seed 0
+    eagerrun compare --train --seed 0 sample_scripts/mlp_spec.py
+"""
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+
+def build():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(1000, 16)).astype("float32")
+    y = (x @ rng.normal(size=(16, 1)) + 0.5 * np.sin(x[:, :1])).astype("float32")
+    model = keras.Sequential([
+        keras.Input((16,)),
+        keras.layers.Dense(64, activation="relu"),
+        keras.layers.Dense(64, activation="relu"),
+        keras.layers.Dense(1),
+    ])
+    return {
+        "model": model,
+        "optimizer": keras.optimizers.Adam(1e-3),
+        "loss": "mse",
+        "dataset": tf.data.Dataset.from_tensor_slices((x, y)).batch(64),  # 16 batches, the last one ragged
+        "epochs": 2,
+    }
+
+
+if __name__ == "__main__":
+    print("train me with: eagerrun --train", __file__)
