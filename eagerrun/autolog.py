@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from eagerrun.interrupts import stop_point
 from eagerrun.records import Recorder
 from eagerrun.tracing import TraceCounter
 
@@ -94,6 +95,7 @@ class StepCollector:
         elapsed, traced = self._end_step()
         self.recorder.add(loss=loss, time_s=elapsed, source=source, epoch=epoch, traced=traced,
                           batch_size=batch_size, metrics=metrics)
+        stop_point()
 
     # -- 1. log_step ---------------------------------------------------------------------------------------
 
@@ -180,6 +182,7 @@ class StepCollector:
         pending = {"loss": loss, "started": self._step_started, "traces": self._traces_at_start}
         pending["time_s"], pending["traced"] = self._end_step()
         self._pending = pending
+        stop_point()  # a stop here keeps this step: finish() confirms it
 
     def _commit_pending(self) -> None:
         if self._pending is None:

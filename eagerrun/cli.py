@@ -120,6 +120,10 @@ def run_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      help="[--train] Run K steps inside one tf.function call (graph mode)."),
         click.option("--on-nan", type=click.Choice(["stop", "warn"]), default="stop", show_default=True,
                      help="[--train] On a non-finite loss: stop (exit 3) or warn and go on."),
+        click.option("--checkpoint-dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+                     help="[--train] Save checkpoints under DIR and resume from the latest one there."),
+        click.option("--checkpoint-every", type=positive, metavar="N",
+                     help="[--train] Save a checkpoint every N steps (always at the end and on interrupt)."),
         click.option("--metrics-out", type=click.Path(dir_okay=False, path_type=Path), metavar="PATH",
                      help="Write every step as it finishes: JSON lines, or CSV when PATH ends in .csv."),
         click.option("--tensorboard", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
@@ -138,7 +142,7 @@ def run_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
-TRAIN_ONLY = ("epochs", "steps", "xla", "on_nan", "steps_per_execution")
+TRAIN_ONLY = ("epochs", "steps", "xla", "on_nan", "steps_per_execution", "checkpoint_dir", "checkpoint_every")
 
 
 def build_run_config(ctx: click.Context, *, target: str, args: tuple[str, ...], **options: Any) -> Any:
@@ -160,7 +164,8 @@ def build_run_config(ctx: click.Context, *, target: str, args: tuple[str, ...], 
     else:
         what = Target(script=SCRIPT_PATH.convert(target, target_param(ctx), ctx), args=args)
     train = TrainOptions(epochs=options["epochs"], steps=options["steps"], xla=options["xla"],
-                         steps_per_execution=options["steps_per_execution"], on_nan=options["on_nan"])
+                         steps_per_execution=options["steps_per_execution"], on_nan=options["on_nan"],
+                         checkpoint_dir=options["checkpoint_dir"], checkpoint_every=options["checkpoint_every"])
     output = OutputOptions(metrics_out=options["metrics_out"], tensorboard=options["tensorboard"],
                            log_every=options["log_every"], quiet=options["quiet"])
     return RunConfig(mode=mode, target=what, output=output, train=train if options["train"] else None,

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import time
 
-from eagerrun import loader, modes, report
-from eagerrun.config import OutputOptions, RunConfig
+from eagerrun import interrupts, loader, modes, report
+from eagerrun.checkpoints import has_checkpoint
+from eagerrun.config import RunConfig
 from eagerrun.errors import EXIT_FAILURE, EXIT_SIGINT, EagerrunError
 from eagerrun.records import Recorder, StepSink, metrics_sink, summarize
 from eagerrun.tracing import TraceCounter
@@ -20,7 +21,7 @@ def run(config: RunConfig) -> int:
     report.install_log_handler(quiet=config.output.quiet)
     if config.train is not None:
         config.train.check_mode(eager=config.mode.eager)
-    sinks = open_sinks_before_anything_runs(config.output)
+    sinks = open_sinks_before_anything_runs(config)
     if config.target.module is not None:
         loader.check_module_exists(config.target.module)
     modes.apply_mode(config.mode)
@@ -33,12 +34,15 @@ def run(config: RunConfig) -> int:
     started = time.perf_counter()
     failure: EagerrunError | None = None
     try:
-        with traces.counting(), modes.guard_script_mode(config.mode, script_decides=config.script_decides):
+        with interrupts.stop_at_step_end(), traces.counting(), \
+                modes.guard_script_mode(config.mode, script_decides=config.script_decides):
             seed_everything(config.seed)
             if config.train is not None:
                 outcome = run_trainer(config, recorder, traces)
             else:
                 outcome = run_script(config, recorder, traces)
+    except interrupts.Interrupted as exc:
+        outcome = loader.ScriptOutcome(exit_code=exc.exit_code)
     except KeyboardInterrupt:
         outcome = loader.ScriptOutcome(exit_code=EXIT_SIGINT)
     except EagerrunError as exc:
@@ -53,9 +57,13 @@ def run(config: RunConfig) -> int:
     return outcome.exit_code
 
 
-def open_sinks_before_anything_runs(output: OutputOptions) -> list[StepSink]:
-    """A metrics path in a missing folder is an error before a single step (or TensorFlow) runs."""
-    return [metrics_sink(output.metrics_out)] if output.metrics_out is not None else []
+def open_sinks_before_anything_runs(config: RunConfig) -> list[StepSink]:
+    """A metrics path in a missing folder is an error before a single step (or TensorFlow) runs. A run
+    that resumes from a checkpoint appends to its metrics file instead of starting it over."""
+    if config.output.metrics_out is None:
+        return []
+    resuming = config.train is not None and has_checkpoint(config.train.checkpoint_dir)
+    return [metrics_sink(config.output.metrics_out, append=resuming)]
 
 
 def seed_everything(seed: int | None) -> None:
@@ -85,7 +93,14 @@ def run_trainer(config: RunConfig, recorder: Recorder, traces: TraceCounter) -> 
         spec = validate_spec(spec_from_module(module))
     except loader.UserCodeError as exc:
         return loader.ScriptOutcome(exit_code=EXIT_FAILURE, error=exc.error)
-    trainer = Trainer(spec, config.train, eager=config.mode.eager, recorder=recorder, traces=traces)
+    checkpoint = None
+    if config.train.checkpoint_dir is not None:
+        from eagerrun.checkpoints import TrainCheckpoint
+
+        checkpoint = TrainCheckpoint(config.train.checkpoint_dir, model=spec.model, optimizer=spec.optimizer,
+                                     every=config.train.checkpoint_every)
+    trainer = Trainer(spec, config.train, eager=config.mode.eager, recorder=recorder, traces=traces,
+                      checkpoint=checkpoint)
     with report.live_progress(recorder, total=trainer.total_steps(), enabled=not config.output.quiet):
         trainer.run()
     return loader.ScriptOutcome(exit_code=0)

@@ -12,11 +12,14 @@ import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
 from eagerrun.errors import EXIT_NONFINITE_LOSS, EXIT_USAGE, EagerrunError
+from eagerrun.checkpoints import TrainCheckpoint
+from eagerrun.interrupts import Interrupted, stop_point
 from eagerrun.records import Recorder
 from eagerrun.spec import TrainSpec
 from eagerrun.steps import builtin_train_step, compile_multi_step, compile_step
@@ -34,6 +37,8 @@ class TrainOptions:
     xla: bool = False
     steps_per_execution: int = 1
     on_nan: Literal["stop", "warn"] = "stop"
+    checkpoint_dir: Path | None = None
+    checkpoint_every: int | None = None
 
     def check_mode(self, *, eager: bool) -> None:
         if eager and self.xla:
@@ -72,9 +77,11 @@ class Trainer:
     """Drives a validated spec: the outer loop over epochs and batches, one compiled step, one recorder."""
 
     def __init__(self, spec: TrainSpec, options: TrainOptions, *, eager: bool, recorder: Recorder,
-                 traces: TraceCounter) -> None:
+                 traces: TraceCounter, checkpoint: TrainCheckpoint | None = None) -> None:
         options.check_mode(eager=eager)
         self.spec = spec
+        self.checkpoint = checkpoint
+        self._epoch_now = 1
         self.options = options
         self.recorder = recorder
         self.traces = traces
@@ -94,23 +101,41 @@ class Trainer:
         return self.steps if by_epochs is None else min(self.steps, by_epochs)
 
     def run(self) -> None:
-        """Train until the epochs or the step limit run out; raise NonFiniteLoss under --on-nan stop."""
-        for epoch in self._epochs():
-            if self._limit_reached():
-                return
-            iterator = iter(self.spec.dataset)
-            before = self.recorder.next_step
-            if self.options.steps_per_execution > 1:
-                self._run_epoch_in_chunks(iterator, epoch)
-            else:
-                self._run_epoch(iterator, epoch)
-            if self.recorder.next_step == before:
-                if epoch == 1:
-                    raise EagerrunError("dataset is empty: it yields no batches", exit_code=EXIT_USAGE)
-                return
+        """Train until the epochs or the step limit run out, resuming from a checkpoint when there is one.
 
-    def _epochs(self) -> Iterator[int]:
-        epoch = 1
+        Raises NonFiniteLoss under --on-nan stop, and Interrupted after a signal, once the step in
+        progress is done and a checkpoint saved.
+        """
+        done, first_epoch, iterator = 0, 1, None
+        if self.checkpoint is not None:
+            done, first_epoch, iterator = self.checkpoint.restore(self.spec.dataset)
+        self.recorder.next_step = done + 1
+        try:
+            for epoch in self._epochs(first_epoch):
+                if self._limit_reached():
+                    break
+                self._epoch_now = epoch
+                iterator = iterator if iterator is not None else iter(self.spec.dataset)
+                if self.checkpoint is not None:
+                    self.checkpoint.track_iterator(iterator)
+                if self.options.steps_per_execution > 1:
+                    self._run_epoch_in_chunks(iterator, epoch)
+                else:
+                    self._run_epoch(iterator, epoch)
+                if self.recorder.next_step == 1:
+                    raise EagerrunError("dataset is empty: it yields no batches", exit_code=EXIT_USAGE)
+                iterator = None
+        except Interrupted:
+            self.save_checkpoint()
+            raise
+        self.save_checkpoint()
+
+    def save_checkpoint(self) -> None:
+        if self.checkpoint is not None:
+            self.checkpoint.save(step=self.recorder.next_step - 1, epoch=self._epoch_now)
+
+    def _epochs(self, first: int) -> Iterator[int]:
+        epoch = first
         while self.epochs is None or epoch <= self.epochs:
             yield epoch
             epoch += 1
@@ -158,6 +183,9 @@ class Trainer:
             if self.options.on_nan == "stop":
                 raise NonFiniteLoss(record.step, loss)
             log.warning("loss is %s at step %d; going on (--on-nan warn)", loss, record.step)
+        if self.checkpoint is not None and self.checkpoint.due(record.step):
+            self.checkpoint.save(step=record.step, epoch=epoch)
+        stop_point()
 
 
 def leading_dim(batch: Any) -> int | None:

@@ -1,0 +1,78 @@
+"""Checkpoints for the trainer: TensorFlow's own `tf.train.CheckpointManager` over the model, the
+optimizer, the step and epoch counters and the dataset iterator (tf.data iterators are checkpointable),
+so a resumed run continues exactly where the interrupted one stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from eagerrun.errors import EXIT_USAGE, EagerrunError
+
+log = logging.getLogger("eagerrun")
+
+
+def has_checkpoint(directory: Path | None) -> bool:
+    """Whether DIR already holds a run to resume; read from the file system, before TensorFlow loads."""
+    return directory is not None and (directory / "checkpoint").is_file()
+
+
+class TrainCheckpoint:
+    """Saves every `every` steps, at the end and on interrupt; restores the latest on start."""
+
+    def __init__(self, directory: Path, *, model: Any, optimizer: Any, every: int | None) -> None:
+        import tensorflow as tf
+
+        self.directory = directory
+        self.every = every
+        self.model, self.optimizer = model, optimizer
+        self._step = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self._epoch = tf.Variable(1, dtype=tf.int64, trainable=False)
+        parts = {"step": self._step, "epoch": self._epoch}
+        if model is not None:
+            parts["model"] = model
+        if optimizer is not None:
+            parts["optimizer"] = optimizer
+        self.checkpoint = tf.train.Checkpoint(**parts)
+        self.manager = tf.train.CheckpointManager(self.checkpoint, str(directory), max_to_keep=3)
+
+    def restore(self, dataset: Any) -> tuple[int, int, Any]:
+        """(last step done, epoch, that epoch's iterator) from the latest checkpoint, or (0, 1, None).
+
+        A checkpoint of a different model is refused, and nothing is ever written over it.
+        """
+        import tensorflow as tf
+
+        latest = self.manager.latest_checkpoint
+        if latest is None:
+            return 0, 1, None
+        if self.optimizer is not None and self.model is not None and not self.optimizer.built:
+            self.optimizer.build(self.model.trainable_variables)  # its slots must exist to be matched now
+        iterator = iter(dataset)
+        self.checkpoint.iterator = iterator
+        try:
+            self.checkpoint.restore(latest).assert_consumed()
+        except (AssertionError, ValueError, tf.errors.OpError) as exc:
+            tf.get_logger().setLevel("ERROR")  # no "unrestored values" warnings about the refused checkpoint
+            reason = str(exc).strip().splitlines()[0][:160]
+            raise EagerrunError(
+                f"--checkpoint-dir {self.directory}: its checkpoint does not belong to this model ({reason}); "
+                "it was left untouched: use another --checkpoint-dir", exit_code=EXIT_USAGE) from None
+        step, epoch = int(self._step.numpy()), int(self._epoch.numpy())
+        log.info("resumed from step %d (epoch %d) of %s", step, epoch, latest)
+        return step, epoch, iterator
+
+    def track_iterator(self, iterator: Any) -> None:
+        self.checkpoint.iterator = iterator
+
+    def due(self, step: int) -> bool:
+        return self.every is not None and step % self.every == 0
+
+    def save(self, *, step: int, epoch: int) -> None:
+        if step == 0:
+            return
+        self._step.assign(step)
+        self._epoch.assign(epoch)
+        self.manager.save(checkpoint_number=step)

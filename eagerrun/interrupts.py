@@ -1,0 +1,72 @@
+"""Stopping cleanly on Ctrl-C (SIGINT) and on SIGTERM, the signal schedulers send before preempting.
+
+The first signal asks the run to stop at the end of the current step, so the step's record, the metrics
+file and a checkpoint are all consistent; the step sources call `stop_point()` where a step ends. If no
+step has finished yet (a script still setting up, or one eagerrun finds no steps in), there is no step end
+to wait for and the run stops at once. A second Ctrl-C always stops at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+from collections.abc import Callable, Iterator
+from types import FrameType
+
+from eagerrun.errors import EXIT_SIGINT, EXIT_SIGTERM
+
+EXIT_CODES = {signal.SIGINT: EXIT_SIGINT, signal.SIGTERM: EXIT_SIGTERM}
+
+
+class Interrupted(KeyboardInterrupt):
+    """Raised at a step's end (or at once) after SIGINT or SIGTERM; a KeyboardInterrupt, so a script that
+    saves its work on Ctrl-C does the same on SIGTERM."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.exit_code = EXIT_CODES.get(signum, EXIT_SIGINT)
+
+
+class StopRequest:
+    """The signal received, if any, and whether a step has finished yet (which decides how to stop)."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self.steps_seen = False
+
+    def stop_point(self) -> None:
+        """Called where a step ends: raise if a stop was asked for."""
+        self.steps_seen = True
+        if self.signum is not None:
+            raise Interrupted(self.signum)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.signum is not None or not self.steps_seen:
+            self.signum = signum
+            raise Interrupted(signum)
+        self.signum = signum
+
+
+_current: StopRequest | None = None
+
+
+def stop_point() -> None:
+    if _current is not None:
+        _current.stop_point()
+
+
+@contextlib.contextmanager
+def stop_at_step_end() -> Iterator[StopRequest]:
+    """Install the handlers for SIGINT and SIGTERM for the run, and put the previous ones back after."""
+    global _current
+    request = StopRequest()
+    previous: dict[int, Callable[..., object] | int | None] = {}
+    for signum in EXIT_CODES:
+        previous[signum] = signal.signal(signum, request._handle)
+    _current = request
+    try:
+        yield request
+    finally:
+        _current = None
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
