@@ -33,6 +33,9 @@ class TrainCheckpoint:
         parts = {"step": self._step, "epoch": self._epoch}
         if model is not None:
             parts["model"] = model
+            # Keras 3 keeps each layer's random state (Dropout's seed generator) in model.variables but
+            # not in TensorFlow's object graph: without it a resumed run would draw different masks.
+            parts["random_state"] = [v for v in model.variables if "seed_generator" in v.path]
         if optimizer is not None:
             parts["optimizer"] = optimizer
         self.checkpoint = tf.train.Checkpoint(**parts)

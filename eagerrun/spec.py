@@ -44,12 +44,12 @@ def spec_from_module(module: ModuleType) -> TrainSpec:
     if build is not None:
         if not callable(build):
             raise contract_error("build", build, "a function returning a mapping or an eagerrun.TrainSpec")
-        from eagerrun.loader import UserCodeError
+        from eagerrun.loader import UserCodeError, without_eagerrun_frames
 
         try:
             built = build()
         except Exception as exc:
-            raise UserCodeError(exc) from None
+            raise UserCodeError(exc.with_traceback(without_eagerrun_frames(exc.__traceback__))) from None
         return spec_from_value(built)
     found = {name: getattr(module, name) for name in PARTS if hasattr(module, name)}
     if "model" not in found and "train_step" not in found:

@@ -1,0 +1,150 @@
+"""Nothing lost: signals stop at a step's end, checkpoints resume exactly, bad input is one line."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT, eagerrun_command, run_eagerrun
+
+RESUMABLE = str(ROOT / "tests" / "specs" / "resumable.py")
+
+
+def losses(path: Path) -> list[float]:
+    return [json.loads(line)["loss"] for line in path.read_text().splitlines()]
+
+
+def steps_in(path: Path) -> list[int]:
+    return [json.loads(line)["step"] for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def start_eagerrun(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    return subprocess.Popen([*eagerrun_command(), *args], env={**os.environ, **env}, text=True,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+
+
+def wait_for_steps(metrics: Path, count: int, process: subprocess.Popen[str], limit_s: float = 120) -> None:
+    deadline = time.monotonic() + limit_s
+    while len(steps_in(metrics)) < count:
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, "no steps recorded in time"
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["sigint", "sigterm"])
+def test_signal_stops_at_step_end_and_resume_is_exact(tmp_path: Path, signum: int, code: int) -> None:
+    """A real signal mid-run: exit 130/143, table shown, metrics and checkpoint kept; the resumed run ends
+    with the same losses, step for step, as an uninterrupted one."""
+    ckpt, metrics, full = tmp_path / "ckpt", tmp_path / "resumed.jsonl", tmp_path / "full.jsonl"
+    common = ["--eager", "--train", "--seed", "5", "--epochs", "3"]
+    process = start_eagerrun(*common, "--checkpoint-dir", str(ckpt), "--metrics-out", str(metrics), RESUMABLE,
+                             env={"TEST_STEP_SLEEP": "0.3"})
+    wait_for_steps(metrics, 4, process)
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == code, stderr
+    done = steps_in(metrics)
+    assert done == list(range(1, len(done) + 1)) and len(done) < 18
+    assert f"{len(done)} steps, eager mode" in stderr
+    assert f'model_checkpoint_path: "ckpt-{len(done)}"' in (ckpt / "checkpoint").read_text()
+
+    resumed = run_eagerrun(*common, "--checkpoint-dir", str(ckpt), "--metrics-out", str(metrics), RESUMABLE)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resumed from step {len(done)}" in resumed.stderr
+    uninterrupted = run_eagerrun(*common, "--metrics-out", str(full), RESUMABLE)
+    assert uninterrupted.returncode == 0, uninterrupted.stderr
+    assert steps_in(metrics) == list(range(1, 19))
+    assert losses(metrics) == pytest.approx(losses(full), rel=1e-6, abs=1e-7)
+
+    again = run_eagerrun(*common, "--checkpoint-dir", str(ckpt), "--metrics-out", str(metrics), RESUMABLE)
+    assert again.returncode == 0 and "resumed from step 18" in again.stderr
+    assert steps_in(metrics) == list(range(1, 19)), "a finished run does no more steps"
+
+
+def test_second_ctrl_c_exits_at_once(tmp_path: Path) -> None:
+    """The first Ctrl-C waits for the step to end; a second one does not."""
+    metrics = tmp_path / "m.jsonl"
+    process = start_eagerrun("--eager", "--train", "--metrics-out", str(metrics), RESUMABLE,
+                             env={"TEST_STEP_SLEEP": "300"})
+    wait_for_steps(metrics, 2, process)
+    time.sleep(0.5)  # now inside the third step's long sleep
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.5)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)  # a wait for the step would take 300 s
+    assert process.returncode == 130
+    assert steps_in(metrics) == [1, 2]
+    assert "Traceback" not in stderr
+
+
+def test_plain_script_sigterm_keeps_its_steps(write_script, tmp_path: Path) -> None:
+    """SIGTERM to a plain script's loop: it stops after a step, exit 143, every step so far recorded."""
+    metrics = tmp_path / "m.jsonl"
+    script = write_script("loop.py", """
+        import time
+        import eagerrun
+        for step in range(10_000):
+            time.sleep(0.05)
+            eagerrun.log_step(1.0 / (step + 1))
+    """)
+    process = start_eagerrun("--graph", "--metrics-out", str(metrics), str(script), env={})
+    wait_for_steps(metrics, 3, process)
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 143
+    recorded = steps_in(metrics)
+    assert recorded == list(range(1, len(recorded) + 1))
+    assert f"{len(recorded)} steps, graph mode" in stderr
+
+
+def test_checkpoint_of_another_model_is_refused_untouched(tmp_path: Path, write_script) -> None:
+    """A checkpoint of a different model: exit 2, one line, every file in DIR byte-for-byte as it was."""
+    ckpt = tmp_path / "ckpt"
+    first = run_eagerrun("--graph", "--train", "--epochs", "1", "--checkpoint-dir", str(ckpt), RESUMABLE)
+    assert first.returncode == 0, first.stderr
+    before = {path.name: path.read_bytes() for path in ckpt.iterdir()}
+    other = write_script("other.py", """
+        import keras, numpy as np
+        x = np.zeros((32, 6), "float32"); y = np.zeros((32, 1), "float32")
+        model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(3), keras.layers.Dense(1)])
+        optimizer, loss, dataset, batch_size = "adam", "mse", (x, y), 8
+    """)
+    refused = run_eagerrun("--graph", "--train", "--checkpoint-dir", str(ckpt), str(other))
+    assert refused.returncode == 2
+    assert "does not belong to this model" in refused.stderr and "Traceback" not in refused.stderr
+    assert {path.name: path.read_bytes() for path in ckpt.iterdir()} == before
+
+
+@pytest.mark.parametrize("source, code, expected", [
+    ("", 2, "defines nothing to train"),
+    ("import math\n", 2, "defines nothing to train"),
+    ("def build():\n    raise RuntimeError('cannot build')\n", 1, "RuntimeError: cannot build"),
+], ids=["empty-file", "nothing-trainable", "build-raises"])
+def test_bad_trainer_scripts(write_script, source: str, code: int, expected: str) -> None:
+    """Empty or untrainable scripts are exit 2 in one line; a build() that raises shows its traceback, exit 1."""
+    result = run_eagerrun("--graph", "--train", str(write_script("spec.py", source)))
+    assert result.returncode == code, result.stderr
+    assert expected in result.stderr
+    assert "eagerrun/" not in result.stderr.replace("eagerrun │", "")
+
+
+def test_binary_file_under_train(tmp_path: Path) -> None:
+    """A binary file given to --train: non-zero, no eagerrun frames."""
+    binary = tmp_path / "weights.h5"
+    binary.write_bytes(b"\x89HDF\r\n\x1a\n\x00\x00" + bytes(range(256)))
+    result = run_eagerrun("--train", str(binary))
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr or "eagerrun/" not in result.stderr
+
+
+def test_unknown_option_value_is_exit_2() -> None:
+    """--on-nan maybe: exit 2 naming the choices."""
+    result = run_eagerrun("--train", "--on-nan", "maybe", RESUMABLE)
+    assert result.returncode == 2
+    assert "'maybe' is not one of 'stop', 'warn'" in result.stderr
