@@ -191,6 +191,46 @@ def run(ctx: click.Context, **options: Any) -> int:
     return session.run(build_run_config(ctx, **options))
 
 
+@cli.command(context_settings=SCRIPT_CONTEXT)
+@click.option("-m", "--module", "as_module", is_flag=True, help="SCRIPT is a module name, as with python -m.")
+@click.option("--train", is_flag=True, help="Compare eagerrun's own trainer on SCRIPT's build() spec.")
+@click.option("--steps", type=click.IntRange(min=1), metavar="N", help="Compare the first N steps.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
+              help="The seed both runs get (keras.utils.set_random_seed).")
+@click.option("--rtol", type=click.FloatRange(min=0), default=1e-4, show_default=True,
+              help="Relative tolerance on each step's loss.")
+@click.option("--atol", type=click.FloatRange(min=0), default=1e-6, show_default=True,
+              help="Absolute tolerance on each step's loss.")
+@click.option("--xla", is_flag=True, help="[--train] Add graph+XLA as a third run.")
+@click.option("--log-every", type=click.IntRange(min=1), metavar="N", help="Show every Nth step.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the table.")
+@click.argument("target", metavar="SCRIPT")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+def compare(ctx: click.Context, *, as_module: bool, train: bool, steps: int | None, seed: int, rtol: float,
+            atol: float, xla: bool, log_every: int | None, as_json: bool, target: str,
+            args: tuple[str, ...]) -> int:
+    """Run SCRIPT eagerly and as graphs, each in a fresh process with one seed, and compare every step.
+
+    Exits 0 when the losses agree within --rtol/--atol, 1 when they diverge.
+    """
+    from eagerrun import report
+    from eagerrun.compare import CompareOptions
+    from eagerrun.compare import compare as run_comparison
+    from eagerrun.loader import Target
+
+    if xla and not train:
+        raise click.UsageError("--xla compiles eagerrun's own step: add --train")
+    if as_module:
+        what = Target(module=target, args=args)
+    else:
+        what = Target(script=SCRIPT_PATH.convert(target, target_param(ctx), ctx), args=args)
+    result = run_comparison(CompareOptions(target=what, train=train, steps=steps, seed=seed, rtol=rtol,
+                                           atol=atol, xla=xla))
+    report.comparison(result, log_every=log_every, as_json=as_json)
+    return 0 if result.match else 1
+
+
 @cli.command(context_settings=CONTEXT)
 @mode_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")

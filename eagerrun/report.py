@@ -20,6 +20,7 @@ from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
+    from eagerrun.compare import Comparison
     from eagerrun.records import Recorder, RunStats, StepRecord
 
 stderr = Console(stderr=True, highlight=False)
@@ -234,3 +235,48 @@ def live_progress(recorder: Recorder, *, total: int | None, enabled: bool) -> It
             yield
     finally:
         recorder.listeners.remove(advance)
+
+
+# -- compare -------------------------------------------------------------------------------------------------
+
+
+def comparison(result: Comparison, *, log_every: int | None, as_json: bool) -> None:
+    """eager and graph side by side, the verdict with its usual cause, and the speedup."""
+    if as_json:
+        stdout.file.write(json.dumps(result.as_json()) + "\n")
+        return
+    names = list(result.runs)
+    table = Table(title="eager vs graph, one seed, fresh processes", title_justify="left")
+    table.add_column("step", justify="right")
+    for name in names:
+        table.add_column(f"{name} loss", justify="right")
+    table.add_column("difference", justify="right")
+    for name in names:
+        table.add_column(f"{name} ms", justify="right")
+    shown = set(rows_to_show(result.steps_compared, log_every))
+    if result.first_divergent_step is not None and result.first_divergent_step <= result.steps_compared:
+        shown.add(result.first_divergent_step - 1)
+    for index in sorted(shown):
+        rows = [result.runs[name][index] for name in names]
+        losses = [row.loss for row in rows]
+        diffs = [abs(x - losses[0]) for x in losses[1:] if x is not None and losses[0] is not None]
+        divergent = rows[0].step == result.first_divergent_step
+        table.add_row(str(rows[0].step), *(format_loss(loss) for loss in losses),
+                      f"{max(diffs):.3g}" if diffs else "—",
+                      *(f"{row.time_s * 1000:.2f}" for row in rows), style="bold red" if divergent else None)
+    stdout.print(table)
+    if result.match:
+        stdout.print(Text(f"✓ the losses agree over {result.steps_compared} steps "
+                          f"(max difference {result.max_abs_diff:.3g})", style="green"))
+    elif result.steps_compared == 0:
+        stdout.print(Text("✗ no steps were recorded: nothing to compare", style="bold red"))
+    else:
+        stdout.print(Text(f"✗ the losses first diverge at step {result.first_divergent_step}", style="bold red"))
+        stdout.print("  The usual cause: Python side effects inside a tf.function (a counter, a list, random "
+                     "numbers from Python or NumPy, reading a Python variable) run once, at trace time, in "
+                     "graph mode, and at every step in eager mode.")
+    for name in names[1:]:
+        eager, other = result.median_step_s("eager"), result.median_step_s(name)
+        if eager and other:
+            stdout.print(f"{name} is {eager / other:.1f}× faster than eager per steady step "
+                         f"(median {eager * 1000:.2f} ms vs {other * 1000:.2f} ms)")

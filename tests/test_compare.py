@@ -1,0 +1,62 @@
+"""`eagerrun compare`: eager and graph in fresh processes, compared step by step."""
+
+from __future__ import annotations
+
+import json
+
+from eagerrun.compare import compare_losses
+from eagerrun.records import StepRecord
+from tests.conftest import SAMPLES, run_eagerrun
+
+
+def test_trainer_spec_matches_across_modes() -> None:
+    """compare --train --json on the MLP spec: the losses agree, graph is faster, exit 0."""
+    result = run_eagerrun("compare", "--train", "--steps", "12", "--seed", "3", "--json",
+                          str(SAMPLES / "mlp_spec.py"))
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["match"] is True and report["first_divergent_step"] is None
+    assert report["steps_compared"] == 12
+    assert report["max_abs_diff"] < 1e-3
+    assert set(report["median_step_s"]) == {"eager", "graph"}
+    assert report["speedup"] > 0
+
+
+def test_python_side_effect_diverges_and_says_why(write_script) -> None:
+    """A Python counter inside a tf.function: frozen at trace time in graph mode, so the losses diverge."""
+    script = write_script("side_effect.py", """
+        import tensorflow as tf
+        import eagerrun
+
+        calls = []
+        w = tf.Variable(1.0)
+
+        @tf.function
+        def step():
+            calls.append(1)  # runs every step eagerly, once at trace time as a graph
+            loss = w * float(len(calls))
+            w.assign_sub(0.01)
+            return loss
+
+        for _ in range(5):
+            eagerrun.log_step(step())
+    """)
+    result = run_eagerrun("compare", str(script))
+    assert result.returncode == 1, result.stderr
+    assert "first diverge at step 2" in result.stdout
+    assert "Python side effects inside a tf.function" in result.stdout
+
+
+def record(step: int, loss: float) -> StepRecord:
+    return StepRecord(step=step, epoch=1, loss=loss, time_s=0.01, mode="eager", traced=False, source="test")
+
+
+def test_tolerance_decides_divergence() -> None:
+    """A difference inside atol + rtol·|loss| agrees; one outside is the first divergent step."""
+    eager = [record(1, 1.0), record(2, 2.0), record(3, 3.0)]
+    close = [record(1, 1.0), record(2, 2.0 + 1e-6), record(3, 3.0)]
+    far = [record(1, 1.0), record(2, 2.0), record(3, 3.1)]
+    assert compare_losses({"eager": eager, "graph": close}, rtol=1e-4, atol=1e-6).match
+    diverged = compare_losses({"eager": eager, "graph": far}, rtol=1e-4, atol=1e-6)
+    assert not diverged.match and diverged.first_divergent_step == 3
+    assert abs(diverged.max_abs_diff - 0.1) < 1e-9
