@@ -40,9 +40,11 @@ class StepRecord:
         return self.batch_size / self.time_s
 
     def as_json(self) -> dict[str, Any]:
-        """JSON-safe: a non-finite loss is written as null (JSON has no NaN), with `finite: false`."""
+        """JSON-safe: a non-finite loss is written as null (JSON has no NaN), with `finite: false`; a
+        non-finite metric is written as null."""
         data = asdict(self)
-        data.update(data.pop("metrics"))
+        metrics = data.pop("metrics")
+        data.update({name: value if math.isfinite(value) else None for name, value in metrics.items()})
         finite = self.loss is None or math.isfinite(self.loss)
         data["loss"] = self.loss if finite else None
         if not finite:
@@ -97,22 +99,32 @@ class CsvSink:
 
 
 class TensorBoardSink:
-    """Loss, step time and the script's own metrics as `tf.summary` scalars, one event per step."""
+    """Loss, step time and the script's own metrics as TensorBoard scalars, one event per step.
+
+    `tf.summary.scalar` lives in the tensorboard package, which TensorFlow no longer installs (2.21 raises
+    TBNotInstalledError without it), so the same event is written with TensorFlow's own `tf.summary.write`
+    and the metadata of TensorBoard's scalars plugin.
+    """
 
     def __init__(self, logdir: Path) -> None:
         import tensorflow as tf
+        from tensorflow.core.framework.summary_pb2 import SummaryMetadata
 
         self._tf = tf
         self._writer = tf.summary.create_file_writer(str(logdir))
+        self._scalar_metadata = SummaryMetadata(plugin_data=SummaryMetadata.PluginData(plugin_name="scalars"))
 
     def write(self, record: StepRecord) -> None:
         with self._writer.as_default(step=record.step):
             if record.loss is not None:
-                self._tf.summary.scalar("loss", record.loss)
-            self._tf.summary.scalar("step_time_ms", record.time_s * 1000)
+                self._scalar("loss", record.loss)
+            self._scalar("step_time_ms", record.time_s * 1000)
             for name, value in record.metrics.items():
-                self._tf.summary.scalar(name, value)
+                self._scalar(name, value)
         self._writer.flush()
+
+    def _scalar(self, name: str, value: float) -> None:
+        self._tf.summary.write(name, self._tf.constant(value, self._tf.float32), metadata=self._scalar_metadata)
 
     def close(self) -> None:
         self._writer.close()
