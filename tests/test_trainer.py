@@ -189,7 +189,8 @@ def test_on_nan_warn_keeps_going(write_script, tmp_path: Path) -> None:
     assert [r["loss"] is None for r in records] == [False, False, True, True, True, True]
 
 
-def spec_returning(parts: str, *, data: str = "x, y = np.ones((8, 2), 'float32'), np.ones((8, 1), 'float32')") -> str:
+def spec_returning(parts: str) -> str:
+    """A build() with a model, arrays x, y and a dataset of them at hand, returning `{parts}`."""
     return f"""
 import keras
 import numpy as np
@@ -197,7 +198,7 @@ import tensorflow as tf
 
 
 def build():
-    {data}
+    x, y = np.ones((8, 2), "float32"), np.ones((8, 1), "float32")
     model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
     dataset = tf.data.Dataset.from_tensor_slices((x, y)).batch(4)
     return {{{parts}}}
