@@ -6,6 +6,8 @@ so a resumed run continues exactly where the interrupted one stopped.
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -20,17 +22,24 @@ def has_checkpoint(directory: Path | None) -> bool:
 
 
 class TrainCheckpoint:
-    """Saves every `every` steps, at the end and on interrupt; restores the latest on start."""
+    """Saves every `every` steps, at the end and on interrupt; restores the latest on start.
 
-    def __init__(self, directory: Path, *, model: Any, optimizer: Any, every: int | None) -> None:
+    In a multi-worker run every worker saves (reading a variable may take every worker's part), but only
+    the chief into DIR; the others write into a scratch folder of their own, removed at the end, as
+    TensorFlow's multi-worker guide does. Every worker restores from DIR.
+    """
+
+    def __init__(self, directory: Path, *, model: Any, optimizer: Any, every: int | None, chief: bool = True) -> None:
         import tensorflow as tf
 
         self.directory = directory
+        self._scratch = None if chief else Path(tempfile.mkdtemp(prefix="eagerrun-worker-checkpoint-"))
         self.every = every
         self.model, self.optimizer = model, optimizer
         self._step = tf.Variable(0, dtype=tf.int64, trainable=False)
         self._epoch = tf.Variable(1, dtype=tf.int64, trainable=False)
-        parts = {"step": self._step, "epoch": self._epoch}
+        self._batch = tf.Variable(0, dtype=tf.int64, trainable=False)  # batches done in that epoch
+        parts = {"step": self._step, "epoch": self._epoch, "batch": self._batch}
         if model is not None:
             parts["model"] = model
             # Keras 3 keeps each layer's random state (Dropout's seed generator) in model.variables but
@@ -39,22 +48,27 @@ class TrainCheckpoint:
         if optimizer is not None:
             parts["optimizer"] = optimizer
         self.checkpoint = tf.train.Checkpoint(**parts)
-        self.manager = tf.train.CheckpointManager(self.checkpoint, str(directory), max_to_keep=3)
+        self.manager = tf.train.CheckpointManager(self.checkpoint, str(self._scratch or directory),
+                                                  max_to_keep=3 if chief else 1)
 
-    def restore(self, dataset: Any) -> tuple[int, int, Any]:
-        """(last step done, epoch, that epoch's iterator) from the latest checkpoint, or (0, 1, None).
+    def restore(self, dataset: Any, *, with_iterator: bool = True) -> tuple[int, int, int, Any]:
+        """(last step done, epoch, batches done in that epoch, that epoch's iterator) from the latest
+        checkpoint, or (0, 1, 0, None).
 
-        A checkpoint of a different model is refused, and nothing is ever written over it.
+        With `with_iterator` the iterator comes back where it stopped. Distributed iterators cannot be
+        checkpointed: without it the caller skips the batches done instead. A checkpoint of a different
+        model is refused, and nothing is ever written over it.
         """
         import tensorflow as tf
 
-        latest = self.manager.latest_checkpoint
+        latest = tf.train.latest_checkpoint(str(self.directory))
         if latest is None:
-            return 0, 1, None
+            return 0, 1, 0, None
         if self.optimizer is not None and self.model is not None and not self.optimizer.built:
             self.optimizer.build(self.model.trainable_variables)  # its slots must exist to be matched now
-        iterator = iter(dataset)
-        self.checkpoint.iterator = iterator
+        iterator = iter(dataset) if with_iterator else None
+        if with_iterator:
+            self.checkpoint.iterator = iterator
         try:
             self.checkpoint.restore(latest).assert_consumed()
         except (AssertionError, ValueError, tf.errors.OpError) as exc:
@@ -63,9 +77,9 @@ class TrainCheckpoint:
             raise EagerrunError(
                 f"--checkpoint-dir {self.directory}: its checkpoint does not belong to this model ({reason}); "
                 "it was left untouched: use another --checkpoint-dir", exit_code=EXIT_USAGE) from None
-        step, epoch = int(self._step.numpy()), int(self._epoch.numpy())
+        step, epoch, batch = int(self._step.numpy()), int(self._epoch.numpy()), int(self._batch.numpy())
         log.info("resumed from step %d (epoch %d) of %s", step, epoch, latest)
-        return step, epoch, iterator
+        return step, epoch, batch, iterator
 
     def track_iterator(self, iterator: Any) -> None:
         self.checkpoint.iterator = iterator
@@ -73,9 +87,15 @@ class TrainCheckpoint:
     def due(self, step: int) -> bool:
         return self.every is not None and step % self.every == 0
 
-    def save(self, *, step: int, epoch: int) -> None:
+    def save(self, *, step: int, epoch: int, batch: int) -> None:
         if step == 0:
             return
         self._step.assign(step)
         self._epoch.assign(epoch)
+        self._batch.assign(batch)
         self.manager.save(checkpoint_number=step)
+
+    def close(self) -> None:
+        """Remove a non-chief worker's scratch checkpoints; the chief's stay in DIR."""
+        if self._scratch is not None:
+            shutil.rmtree(self._scratch, ignore_errors=True)

@@ -120,6 +120,11 @@ def run_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      help="[--train] Run K steps inside one tf.function call (graph mode)."),
         click.option("--on-nan", type=click.Choice(["stop", "warn"]), default="stop", show_default=True,
                      help="[--train] On a non-finite loss: stop (exit 3) or warn and go on."),
+        click.option("--strategy", type=click.Choice(["default", "mirrored", "multiworker"]), default="default",
+                     show_default=True, help="[--train] tf.distribute strategy: one device, MirroredStrategy over "
+                     "this machine's GPUs, or MultiWorkerMirroredStrategy configured by TF_CONFIG."),
+        click.option("--cpu-replicas", type=positive, metavar="N",
+                     help="[--train] With --strategy mirrored: split the CPU into N logical devices."),
         click.option("--checkpoint-dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
                      help="[--train] Save checkpoints under DIR and resume from the latest one there."),
         click.option("--checkpoint-every", type=positive, metavar="N",
@@ -142,12 +147,14 @@ def run_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
-TRAIN_ONLY = ("epochs", "steps", "xla", "on_nan", "steps_per_execution", "checkpoint_dir", "checkpoint_every")
+TRAIN_ONLY = ("epochs", "steps", "xla", "on_nan", "steps_per_execution", "checkpoint_dir", "checkpoint_every",
+              "strategy", "cpu_replicas")
 
 
 def build_run_config(ctx: click.Context, *, target: str, args: tuple[str, ...], **options: Any) -> Any:
     """The frozen RunConfig, from parsed options; options that only the trainer reads need --train."""
     from eagerrun.config import OutputOptions, RunConfig
+    from eagerrun.distribute import StrategyOptions
     from eagerrun.loader import Target
     from eagerrun.trainer import TrainOptions
 
@@ -165,7 +172,8 @@ def build_run_config(ctx: click.Context, *, target: str, args: tuple[str, ...], 
         what = Target(script=SCRIPT_PATH.convert(target, target_param(ctx), ctx), args=args)
     train = TrainOptions(epochs=options["epochs"], steps=options["steps"], xla=options["xla"],
                          steps_per_execution=options["steps_per_execution"], on_nan=options["on_nan"],
-                         checkpoint_dir=options["checkpoint_dir"], checkpoint_every=options["checkpoint_every"])
+                         checkpoint_dir=options["checkpoint_dir"], checkpoint_every=options["checkpoint_every"],
+                         strategy=StrategyOptions(options["strategy"], options["cpu_replicas"]))
     output = OutputOptions(metrics_out=options["metrics_out"], tensorboard=options["tensorboard"],
                            log_every=options["log_every"], quiet=options["quiet"])
     return RunConfig(mode=mode, target=what, output=output, train=train if options["train"] else None,

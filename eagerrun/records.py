@@ -12,7 +12,7 @@ import json
 import math
 import statistics
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Protocol
 
@@ -30,8 +30,9 @@ class StepRecord:
     mode: str
     traced: bool  # a tf.function was traced (or retraced) during this step: its time includes tracing
     source: str  # trainer | fit | log_step | autolog
-    batch_size: int | None = None
+    batch_size: int | None = None  # the global batch, all replicas together
     metrics: Mapping[str, float] = field(default_factory=dict)
+    replicas: int = 1  # replicas in sync under a tf.distribute strategy
 
     @property
     def examples_per_s(self) -> float | None:
@@ -42,9 +43,10 @@ class StepRecord:
     def as_json(self) -> dict[str, Any]:
         """JSON-safe: a non-finite loss is written as null (JSON has no NaN), with `finite: false`; a
         non-finite metric is written as null."""
-        data = asdict(self)
-        metrics = data.pop("metrics")
-        data.update({name: value if math.isfinite(value) else None for name, value in metrics.items()})
+        data = {"step": self.step, "epoch": self.epoch, "loss": self.loss, "time_s": self.time_s,
+                "mode": self.mode, "traced": self.traced, "source": self.source, "batch_size": self.batch_size,
+                "replicas": self.replicas}
+        data.update({name: value if math.isfinite(value) else None for name, value in self.metrics.items()})
         finite = self.loss is None or math.isfinite(self.loss)
         data["loss"] = self.loss if finite else None
         if not finite:
@@ -150,12 +152,14 @@ class Recorder:
         self.sinks = list(sinks or [])
         self.listeners: list[Callable[[StepRecord], None]] = []
         self.next_step = first_step
+        self.replicas = 1
 
     def add(self, *, loss: float | None, time_s: float, source: str, epoch: int | None = None,
             traced: bool = False, batch_size: int | None = None,
             metrics: Mapping[str, float] | None = None) -> StepRecord:
         record = StepRecord(step=self.next_step, epoch=epoch, loss=loss, time_s=time_s, mode=self.mode,
-                            traced=traced, source=source, batch_size=batch_size, metrics=dict(metrics or {}))
+                            traced=traced, source=source, batch_size=batch_size, metrics=dict(metrics or {}),
+                            replicas=self.replicas)
         self.next_step += 1
         self.records.append(record)
         for sink in self.sinks:

@@ -68,12 +68,14 @@ def exit_message(message: str) -> None:
     stderr.file.flush()
 
 
-def run_summary(*, mode: str, source: str, target: str, wall_s: float, exit_code: int) -> None:
+def run_summary(*, mode: str, source: str, target: str, wall_s: float, exit_code: int,
+                strategy: str | None = None) -> None:
     """The closing line of every run: what ran, in which mode and why, how long, how it ended."""
     status = Text(str(exit_code), style="green" if exit_code == 0 else "bold red")
     summary = Text.assemble(
         ("eagerrun ", "bold"),
         ("│ mode ", "dim"), (mode, "bold cyan"), (f" ({source})", "dim"),
+        *((("  │ strategy ", "dim"), strategy) if strategy else ()),
         ("  │ ", "dim"), target,
         ("  │ wall ", "dim"), f"{wall_s:.2f} s",
         ("  │ exit ", "dim"), status,
@@ -137,8 +139,10 @@ def step_table(records: list[StepRecord], *, log_every: int | None = None) -> No
         return
     show_epoch = any(r.epoch is not None for r in records)
     show_rate = any(r.batch_size is not None for r in records)
+    replicas = max(r.replicas for r in records)
     metric_names = list(dict.fromkeys(name for r in records for name in r.metrics))
-    table = Table(title=f"{len(records)} steps, {records[0].mode} mode", title_justify="left",
+    title = f"{len(records)} steps, {records[0].mode} mode" + (f", {replicas} replicas" if replicas > 1 else "")
+    table = Table(title=title, title_justify="left",
                   caption="traced / retraced: the step's time includes tracing a tf.function into a graph"
                   if any(r.traced for r in records) else None, caption_justify="left")
     table.add_column("step", justify="right")
@@ -148,6 +152,8 @@ def step_table(records: list[StepRecord], *, log_every: int | None = None) -> No
     for name in metric_names:
         table.add_column(name, justify="right")
     table.add_column("time (ms)", justify="right")
+    if replicas > 1:
+        table.add_column("global batch", justify="right")
     if show_rate:
         table.add_column("examples/s", justify="right")
     table.add_column("note")
@@ -159,6 +165,8 @@ def step_table(records: list[StepRecord], *, log_every: int | None = None) -> No
         row.append(format_loss(record.loss))
         row.extend(format_number(record.metrics.get(name)) for name in metric_names)
         row.append(f"{record.time_s * 1000:.2f}")
+        if replicas > 1:
+            row.append("" if record.batch_size is None else str(record.batch_size))
         if show_rate:
             rate = record.examples_per_s
             row.append("" if rate is None else f"{rate:,.0f}")

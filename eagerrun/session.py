@@ -7,10 +7,12 @@ exception, a non-finite loss, Ctrl-C), the steps recorded so far are flushed and
 from __future__ import annotations
 
 import time
+from dataclasses import replace
+from typing import Any
 
-from eagerrun import interrupts, loader, modes, report
+from eagerrun import distribute, interrupts, loader, modes, report
 from eagerrun.checkpoints import has_checkpoint
-from eagerrun.config import RunConfig
+from eagerrun.config import OutputOptions, RunConfig
 from eagerrun.errors import EXIT_FAILURE, EXIT_SIGINT, EagerrunError
 from eagerrun.records import Recorder, StepSink, metrics_sink, summarize
 from eagerrun.tracing import TraceCounter
@@ -18,6 +20,10 @@ from eagerrun.tracing import TraceCounter
 
 def run(config: RunConfig) -> int:
     """Apply the mode before any user code is imported, run, report, return the exit code."""
+    strategy_options = config.train.strategy if config.train is not None else distribute.StrategyOptions()
+    strategy_options.check()
+    if not distribute.is_chief(strategy_options):
+        config = replace(config, output=OutputOptions(quiet=True))  # the chief alone prints and writes
     report.install_log_handler(quiet=config.output.quiet)
     if config.train is not None:
         config.train.check_mode(eager=config.mode.eager)
@@ -25,6 +31,7 @@ def run(config: RunConfig) -> int:
     if config.target.module is not None:
         loader.check_module_exists(config.target.module)
     modes.apply_mode(config.mode)
+    strategy = distribute.create_strategy(strategy_options)  # before any op: it may configure the runtime
     if config.output.tensorboard is not None:
         from eagerrun.records import TensorBoardSink
 
@@ -38,7 +45,7 @@ def run(config: RunConfig) -> int:
                 modes.guard_script_mode(config.mode, script_decides=config.script_decides):
             seed_everything(config.seed)
             if config.train is not None:
-                outcome = run_trainer(config, recorder, traces)
+                outcome = run_trainer(config, recorder, traces, strategy)
             else:
                 outcome = run_script(config, recorder, traces)
     except interrupts.Interrupted as exc:
@@ -51,7 +58,7 @@ def run(config: RunConfig) -> int:
     finally:
         recorder.close()
     wall_s = time.perf_counter() - started
-    show_outcome(config, outcome, recorder, wall_s)
+    show_outcome(config, outcome, recorder, wall_s, strategy=strategy)
     if failure is not None:
         raise failure
     return outcome.exit_code
@@ -82,31 +89,42 @@ def run_script(config: RunConfig, recorder: Recorder, traces: TraceCounter) -> l
         return loader.run_target(config.target)
 
 
-def run_trainer(config: RunConfig, recorder: Recorder, traces: TraceCounter) -> loader.ScriptOutcome:
-    """Import the script (its __main__ block does not run), validate its spec, train it."""
+def run_trainer(config: RunConfig, recorder: Recorder, traces: TraceCounter, strategy: Any) -> loader.ScriptOutcome:
+    """Import the script (its __main__ block does not run) and build its spec inside the strategy's
+    scope, validate the spec, train it."""
     from eagerrun.spec import spec_from_module, validate_spec
     from eagerrun.trainer import Trainer
 
     assert config.train is not None
     try:
-        module = loader.import_target(config.target)
-        spec = validate_spec(spec_from_module(module))
+        with distribute.scope(strategy):
+            module = loader.import_target(config.target)
+            spec = validate_spec(spec_from_module(module))
     except loader.UserCodeError as exc:
         return loader.ScriptOutcome(exit_code=EXIT_FAILURE, error=exc.error)
     checkpoint = None
+    if strategy is not None:
+        distribute.build_under_scope(strategy, spec)
+        recorder.replicas = strategy.num_replicas_in_sync
     if config.train.checkpoint_dir is not None:
         from eagerrun.checkpoints import TrainCheckpoint
 
         checkpoint = TrainCheckpoint(config.train.checkpoint_dir, model=spec.model, optimizer=spec.optimizer,
-                                     every=config.train.checkpoint_every)
+                                     every=config.train.checkpoint_every,
+                                     chief=distribute.is_chief(config.train.strategy))
     trainer = Trainer(spec, config.train, eager=config.mode.eager, recorder=recorder, traces=traces,
-                      checkpoint=checkpoint)
-    with report.live_progress(recorder, total=trainer.total_steps(), enabled=not config.output.quiet):
-        trainer.run()
+                      checkpoint=checkpoint, strategy=strategy)
+    try:
+        with report.live_progress(recorder, total=trainer.total_steps(), enabled=not config.output.quiet):
+            trainer.run()
+    finally:
+        if checkpoint is not None:
+            checkpoint.close()
     return loader.ScriptOutcome(exit_code=0)
 
 
-def show_outcome(config: RunConfig, outcome: loader.ScriptOutcome, recorder: Recorder, wall_s: float) -> None:
+def show_outcome(config: RunConfig, outcome: loader.ScriptOutcome, recorder: Recorder, wall_s: float, *,
+                 strategy: Any = None) -> None:
     """The script's own error first (it is the script's output), then eagerrun's table and summary."""
     if outcome.error is not None:
         report.script_traceback(outcome.error)
@@ -118,7 +136,8 @@ def show_outcome(config: RunConfig, outcome: loader.ScriptOutcome, recorder: Rec
         report.step_table(recorder.records, log_every=config.output.log_every)
         report.steps_summary(summarize(recorder.records), mode=config.mode.mode, wall_s=wall_s)
     report.run_summary(mode=config.mode.mode, source=config.mode.source, target=config.target.display,
-                       wall_s=wall_s, exit_code=outcome.exit_code)
+                       wall_s=wall_s, exit_code=outcome.exit_code,
+                       strategy=None if strategy is None else distribute.describe(strategy))
 
 
 def check(choice: modes.ModeChoice, *, as_json: bool) -> int:

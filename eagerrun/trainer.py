@@ -10,19 +10,18 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
-
-import numpy as np
 
 from eagerrun.errors import EXIT_NONFINITE_LOSS, EXIT_USAGE, EagerrunError
 from eagerrun.checkpoints import TrainCheckpoint
 from eagerrun.interrupts import Interrupted, stop_point
 from eagerrun.records import Recorder
 from eagerrun.spec import TrainSpec
-from eagerrun.steps import builtin_train_step, compile_multi_step, compile_step
+from eagerrun.distribute import StrategyOptions, replicated_step
+from eagerrun.steps import builtin_train_step, compile_function, compile_multi_step, compile_step, with_batch_size
 from eagerrun.tracing import TraceCounter
 
 log = logging.getLogger("eagerrun")
@@ -39,11 +38,15 @@ class TrainOptions:
     on_nan: Literal["stop", "warn"] = "stop"
     checkpoint_dir: Path | None = None
     checkpoint_every: int | None = None
+    strategy: StrategyOptions = StrategyOptions()
 
     def check_mode(self, *, eager: bool) -> None:
         if eager and self.xla:
             raise EagerrunError("--xla compiles the step, which eager mode never does: drop --xla or use "
                                 "--graph", exit_code=EXIT_USAGE)
+        if self.xla and self.strategy.cpu_replicas is not None:
+            raise EagerrunError("--xla with --cpu-replicas: XLA cannot run a replica whose variables live on "
+                                "another logical CPU device; drop one of them", exit_code=EXIT_USAGE)
         if eager and self.steps_per_execution > 1:
             raise EagerrunError("--steps-per-execution runs several steps in one graph call: it needs "
                                 "--graph", exit_code=EXIT_USAGE)
@@ -77,20 +80,43 @@ class Trainer:
     """Drives a validated spec: the outer loop over epochs and batches, one compiled step, one recorder."""
 
     def __init__(self, spec: TrainSpec, options: TrainOptions, *, eager: bool, recorder: Recorder,
-                 traces: TraceCounter, checkpoint: TrainCheckpoint | None = None) -> None:
+                 traces: TraceCounter, checkpoint: TrainCheckpoint | None = None, strategy: Any = None) -> None:
         options.check_mode(eager=eager)
         self.spec = spec
         self.checkpoint = checkpoint
         self._epoch_now = 1
+        self._batch_in_epoch = 0
+        self.strategy = strategy
         self.options = options
         self.recorder = recorder
         self.traces = traces
         self.epochs, self.steps = planned_steps(spec, options, spec.dataset)
-        step = spec.train_step or builtin_train_step(spec)
+        step = spec.train_step or builtin_train_step(spec, global_average=strategy is not None)
+        self.dataset = spec.dataset if strategy is None else strategy.experimental_distribute_dataset(spec.dataset)
         if options.steps_per_execution > 1:
-            self._multi_step = compile_multi_step(step, xla=options.xla)
+            sized = with_batch_size(step) if strategy is None else replicated_step(strategy, step, xla=options.xla)
+            self._multi_step = compile_multi_step(sized, xla=options.xla and strategy is None)
+        elif strategy is None:
+            self._host_step = self._compile_one_device(step, eager=eager)
         else:
-            self._step = compile_step(step, eager=eager, element_spec=spec.dataset.element_spec, xla=options.xla)
+            self._host_step = self._compile_replicated(replicated_step(strategy, step, xla=options.xla),
+                                                       eager=eager)
+
+    def _compile_one_device(self, step: Any, *, eager: bool) -> Callable[[Any], tuple[float, int | None]]:
+        """(loss, batch size) on the host; the batch size is read from the batch's shape in Python."""
+        compiled = compile_step(step, eager=eager, element_spec=self.spec.dataset.element_spec,
+                                xla=self.options.xla)
+        return lambda batch: (float(compiled(batch)), leading_dim(batch))
+
+    def _compile_replicated(self, step: Any, *, eager: bool) -> Callable[[Any], tuple[float, int]]:
+        """(loss, global batch size) on the host, both reduced across replicas inside the step."""
+        compiled = compile_function(step, eager=eager, signature=self.dataset.element_spec, xla=False)
+
+        def run(batch: Any) -> tuple[float, int]:
+            loss, size = compiled(batch)
+            return float(loss), int(size)
+
+        return run
 
     def total_steps(self) -> int | None:
         """How many steps the run will do, where that is known before it starts (for the progress bar)."""
@@ -106,17 +132,22 @@ class Trainer:
         Raises NonFiniteLoss under --on-nan stop, and Interrupted after a signal, once the step in
         progress is done and a checkpoint saved.
         """
-        done, first_epoch, iterator = 0, 1, None
+        done, first_epoch, done_in_epoch, iterator = 0, 1, 0, None
         if self.checkpoint is not None:
-            done, first_epoch, iterator = self.checkpoint.restore(self.spec.dataset)
+            done, first_epoch, done_in_epoch, iterator = self.checkpoint.restore(
+                self.dataset, with_iterator=self.strategy is None)
+            if iterator is None and done_in_epoch:
+                resumed = self.spec.dataset.skip(done_in_epoch)
+                iterator = iter(self.strategy.experimental_distribute_dataset(resumed))
         self.recorder.next_step = done + 1
         try:
             for epoch in self._epochs(first_epoch):
                 if self._limit_reached():
                     break
                 self._epoch_now = epoch
-                iterator = iterator if iterator is not None else iter(self.spec.dataset)
-                if self.checkpoint is not None:
+                self._batch_in_epoch = done_in_epoch if epoch == first_epoch else 0
+                iterator = iterator if iterator is not None else iter(self.dataset)
+                if self.checkpoint is not None and self.strategy is None:
                     self.checkpoint.track_iterator(iterator)
                 if self.options.steps_per_execution > 1:
                     self._run_epoch_in_chunks(iterator, epoch)
@@ -132,7 +163,8 @@ class Trainer:
 
     def save_checkpoint(self) -> None:
         if self.checkpoint is not None:
-            self.checkpoint.save(step=self.recorder.next_step - 1, epoch=self._epoch_now)
+            self.checkpoint.save(step=self.recorder.next_step - 1, epoch=self._epoch_now,
+                                 batch=self._batch_in_epoch)
 
     def _epochs(self, first: int) -> Iterator[int]:
         epoch = first
@@ -152,10 +184,10 @@ class Trainer:
                 batch = next(iterator)
             except StopIteration:
                 return
-            loss = float(np.mean(self._step(batch)))
+            loss, batch_size = self._host_step(batch)
             elapsed = time.perf_counter() - started
             self._record(loss, elapsed, epoch=epoch, traced=self.traces.count > traces_before,
-                         batch_size=leading_dim(batch))
+                         batch_size=batch_size)
 
     def _run_epoch_in_chunks(self, iterator: Any, epoch: int) -> None:
         import tensorflow as tf
@@ -179,12 +211,13 @@ class Trainer:
     def _record(self, loss: float, elapsed: float, *, epoch: int, traced: bool, batch_size: int | None) -> None:
         record = self.recorder.add(loss=loss, time_s=elapsed, source="trainer", epoch=epoch, traced=traced,
                                    batch_size=batch_size)
+        self._batch_in_epoch += 1
         if not math.isfinite(loss):
             if self.options.on_nan == "stop":
                 raise NonFiniteLoss(record.step, loss)
             log.warning("loss is %s at step %d; going on (--on-nan warn)", loss, record.step)
         if self.checkpoint is not None and self.checkpoint.due(record.step):
-            self.checkpoint.save(step=record.step, epoch=epoch)
+            self.checkpoint.save(step=record.step, epoch=epoch, batch=self._batch_in_epoch)
         stop_point()
 
 
