@@ -239,6 +239,36 @@ def compare(ctx: click.Context, *, as_module: bool, train: bool, steps: int | No
     return 0 if result.match else 1
 
 
+@cli.command(context_settings={**SCRIPT_CONTEXT, "ignore_unknown_options": True})
+@click.option("--workers", type=click.IntRange(min=1), required=True, metavar="N",
+              help="How many local worker processes to start.")
+@click.argument("run_args", nargs=-1, type=click.UNPROCESSED, metavar="[RUN OPTIONS] SCRIPT [ARGS]...")
+@click.pass_context
+def launch(ctx: click.Context, *, workers: int, run_args: tuple[str, ...]) -> int:
+    """Train SCRIPT as N local workers of one MultiWorkerMirroredStrategy run, on loopback ports.
+
+    Each worker runs `eagerrun run --strategy multiworker [RUN OPTIONS] SCRIPT [ARGS]` with its own
+    TF_CONFIG, as each machine of a cluster would. The chief's output streams through; when any worker
+    fails, the others are stopped and the launch exits with that worker's error and exit code.
+    """
+    from eagerrun.launch import launch as launch_workers
+
+    check_launch_args(ctx, run_args)
+    return launch_workers(workers, list(run_args))
+
+
+def check_launch_args(ctx: click.Context, run_args: tuple[str, ...]) -> None:
+    """Parse the workers' command line here, once, so a mistake is one error and not N."""
+    assert ctx.parent is not None
+    args = ["--strategy", "multiworker", *run_args]
+    with run.make_context("eagerrun launch", args, parent=ctx.parent) as run_ctx:
+        if run_ctx.params["strategy"] != "multiworker":
+            raise click.UsageError(f"launch runs --strategy multiworker: drop --strategy {run_ctx.params['strategy']}")
+        if not run_ctx.params["train"]:
+            raise click.UsageError("launch starts workers of eagerrun's own trainer: add --train")
+        build_run_config(run_ctx, **run_ctx.params)
+
+
 @cli.command(context_settings=CONTEXT)
 @mode_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")

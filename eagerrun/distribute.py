@@ -138,11 +138,11 @@ def build_under_scope(strategy: Any, spec: Any) -> None:
 
 
 def describe(strategy: Any) -> str:
-    """'mirrored over 2 replicas (/cpu:0, /cpu:1)' for the run summary."""
-    if strategy is None:
-        return "default (one device)"
+    """'mirrored over 2 replicas (CPU:0, CPU:1 here)' for the run summary."""
+    import tensorflow as tf
+
     devices = ", ".join(short_device(d) for d in strategy.extended.worker_devices)
-    kind = "multi-worker mirrored" if "MultiWorker" in type(strategy).__name__ else "mirrored"
+    kind = "multi-worker mirrored" if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) else "mirrored"
     return f"{kind} over {strategy.num_replicas_in_sync} replicas ({devices} here)"
 
 

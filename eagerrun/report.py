@@ -51,6 +51,11 @@ def error(message: str) -> None:
     stderr.print(Text.assemble(("eagerrun: ", "bold"), ("error: ", "bold red"), message), soft_wrap=True)
 
 
+def worker_line(index: int, line: str) -> None:
+    """One line of another worker's output, labelled with the worker it came from."""
+    stderr.print(Text.assemble((f"worker {index} │ ", "dim"), line), soft_wrap=True)
+
+
 def script_traceback(exc: BaseException) -> None:
     """The user's traceback (eagerrun's frames already cut): Rich's on a terminal, Python's own in a pipe."""
     if stderr.is_terminal:
