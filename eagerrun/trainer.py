@@ -102,11 +102,11 @@ class Trainer:
             self._host_step = self._compile_replicated(replicated_step(strategy, step, xla=options.xla),
                                                        eager=eager)
 
-    def _compile_one_device(self, step: Any, *, eager: bool) -> Callable[[Any], tuple[float, int | None]]:
-        """(loss, batch size) on the host; the batch size is read from the batch's shape in Python."""
+    def _compile_one_device(self, step: Any, *, eager: bool) -> Callable[[Any], tuple[float, None]]:
+        """(loss, None) on the host: the batch size is read from the batch's shape, after the step's time."""
         compiled = compile_step(step, eager=eager, element_spec=self.spec.dataset.element_spec,
                                 xla=self.options.xla)
-        return lambda batch: (float(compiled(batch)), leading_dim(batch))
+        return lambda batch: (float(compiled(batch)), None)
 
     def _compile_replicated(self, step: Any, *, eager: bool) -> Callable[[Any], tuple[float, int]]:
         """(loss, global batch size) on the host, both reduced across replicas inside the step."""
@@ -187,7 +187,7 @@ class Trainer:
             loss, batch_size = self._host_step(batch)
             elapsed = time.perf_counter() - started
             self._record(loss, elapsed, epoch=epoch, traced=self.traces.count > traces_before,
-                         batch_size=batch_size)
+                         batch_size=leading_dim(batch) if batch_size is None else batch_size)
 
     def _run_epoch_in_chunks(self, iterator: Any, epoch: int) -> None:
         import tensorflow as tf

@@ -9,21 +9,29 @@ import numpy as np
 import tensorflow as tf
 
 
-def build():
+def make_data(examples):
+    """`examples` fixed (x, y) pairs: a linear target with a little non-linearity."""
     rng = np.random.default_rng(0)
-    x = rng.normal(size=(1000, 16)).astype("float32")
+    x = rng.normal(size=(examples, 16)).astype("float32")
     y = (x @ rng.normal(size=(16, 1)) + 0.5 * np.sin(x[:, :1])).astype("float32")
-    model = keras.Sequential([
+    return x, y
+
+
+def make_model():
+    return keras.Sequential([
         keras.Input((16,)),
         keras.layers.Dense(64, activation="relu"),
         keras.layers.Dense(64, activation="relu"),
         keras.layers.Dense(1),
     ])
+
+
+def build():
     return {
-        "model": model,
+        "model": make_model(),
         "optimizer": keras.optimizers.Adam(1e-3),
         "loss": "mse",
-        "dataset": tf.data.Dataset.from_tensor_slices((x, y)).batch(64),  # 16 batches, the last one ragged
+        "dataset": tf.data.Dataset.from_tensor_slices(make_data(1000)).batch(64),  # 16 batches, the last ragged
         "epochs": 2,
     }
 
