@@ -77,7 +77,7 @@ class JsonlSink:
 class CsvSink:
     """One CSV row a step with a header; metric columns are fixed by the first step that has any."""
 
-    COLUMNS = ("step", "epoch", "loss", "time_s", "mode", "traced", "source", "batch_size")
+    COLUMNS = ("step", "epoch", "loss", "time_s", "mode", "traced", "source", "batch_size", "replicas")
 
     def __init__(self, path: Path, *, append: bool = False) -> None:
         has_header = append and path.exists() and path.stat().st_size > 0
