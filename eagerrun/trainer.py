@@ -15,12 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from eagerrun.errors import EXIT_NONFINITE_LOSS, EXIT_USAGE, EagerrunError
 from eagerrun.checkpoints import TrainCheckpoint
+from eagerrun.distribute import StrategyOptions, replicated_step
+from eagerrun.errors import EXIT_NONFINITE_LOSS, EXIT_USAGE, EagerrunError
 from eagerrun.interrupts import Interrupted, stop_point
 from eagerrun.records import Recorder
 from eagerrun.spec import TrainSpec
-from eagerrun.distribute import StrategyOptions, replicated_step
 from eagerrun.steps import builtin_train_step, compile_function, compile_multi_step, compile_step, with_batch_size
 from eagerrun.tracing import TraceCounter
 
