@@ -1,5 +1,7 @@
 """Shared helpers: run the installed `eagerrun` entry point in a subprocess, the only honest way to test
-anything that switches TensorFlow's process-global mode."""
+anything that switches TensorFlow's process-global mode; or, for graph-mode runs, in this process through
+Click's runner (graph is TensorFlow's default, so nothing process-global changes, and each run saves a
+TensorFlow import of about five seconds)."""
 
 from __future__ import annotations
 
@@ -11,6 +13,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "sample_scripts"
@@ -31,6 +34,32 @@ def run_eagerrun(*args: str, cwd: Path | None = None, env: dict[str, str] | None
     environment.update(env or {})
     return subprocess.run([*eagerrun_command(), *args], cwd=cwd, env=environment, capture_output=True,
                           text=True, timeout=timeout)
+
+
+def run_in_process(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """`eagerrun --graph ...` through Click's runner, answered like `run_eagerrun`. Only for graph-mode runs
+    of code that never switches the mode itself: `guard_graph_mode` fails any test that leaves it eager."""
+    from eagerrun.cli import cli
+
+    environment = {k: None for k in os.environ if k.startswith("EAGERRUN_")}
+    result = CliRunner().invoke(cli, list(args), env={**environment, **(env or {})})
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise result.exception  # eagerrun let an exception escape: show it whole
+    return subprocess.CompletedProcess(["eagerrun", *args], result.exit_code, result.stdout, result.stderr)
+
+
+def runner_for(mode: str):
+    """Eager runs in a subprocess (eager mode cannot be undone in a process), graph runs in this one."""
+    return run_eagerrun if mode == "eager" else run_in_process
+
+
+@pytest.fixture(autouse=True)
+def guard_graph_mode():
+    """A test that ran eagerrun in this process must leave TensorFlow as it found it: graph mode."""
+    yield
+    tf = sys.modules.get("tensorflow")
+    if tf is not None:
+        assert not tf.config.functions_run_eagerly(), "this test left the pytest process in eager mode"
 
 
 def run_python(code: str, *, cwd: Path | None = None, timeout: float = 180) -> subprocess.CompletedProcess[str]:

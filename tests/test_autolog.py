@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.conftest import SAMPLES, run_eagerrun, run_python
+from tests.conftest import SAMPLES, run_python, runner_for
 
 MODES = pytest.mark.parametrize("mode", ["eager", "graph"], ids=["eager", "graph"])
 
@@ -26,7 +26,7 @@ def traced_steps(records: list[dict]) -> list[int]:
 
 def run_with_metrics(mode: str, script: Path | str, tmp_path: Path, *args: str, options: tuple[str, ...] = ()):
     metrics = tmp_path / "steps.jsonl"
-    result = run_eagerrun(f"--{mode}", *options, "--metrics-out", str(metrics), str(script), *args)
+    result = runner_for(mode)(f"--{mode}", *options, "--metrics-out", str(metrics), str(script), *args)
     return result, read_jsonl(metrics)
 
 

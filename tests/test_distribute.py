@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from eagerrun.cli import cli
-from tests.conftest import ROOT, SAMPLES, run_eagerrun
+from tests.conftest import ROOT, SAMPLES, run_eagerrun, run_in_process
 
 MLP = str(SAMPLES / "mlp_spec.py")  # 16 batches of 64 an epoch, the last one ragged (40)
 FAILS_ON_WORKER_1 = str(ROOT / "tests" / "specs" / "fails_on_second_worker.py")
@@ -21,9 +21,9 @@ def records(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines()]
 
 
-def train(tmp: Path, name: str, *args: str, env: dict[str, str] | None = None) -> list[dict]:
+def train(tmp: Path, name: str, *args: str, env: dict[str, str] | None = None, run=run_eagerrun) -> list[dict]:
     metrics = tmp / f"{name}.jsonl"
-    done = run_eagerrun("--train", "--seed", "0", "--metrics-out", str(metrics), *args, MLP, env=env)
+    done = run("--train", "--seed", "0", "--metrics-out", str(metrics), *args, MLP, env=env)
     assert done.returncode == 0, done.stderr
     return records(metrics)
 
@@ -37,7 +37,7 @@ def assert_same_losses(got: list[dict], expected: list[dict]) -> None:
 @pytest.fixture(scope="module")
 def default_run(tmp_path_factory: pytest.TempPathFactory) -> list[dict]:
     """Two epochs (32 steps, a ragged batch in each) on one device: the losses every strategy must give."""
-    return train(tmp_path_factory.mktemp("default"), "default", "--graph", "--epochs", "2")
+    return train(tmp_path_factory.mktemp("default"), "default", "--graph", "--epochs", "2", run=run_in_process)
 
 
 def test_mirrored_over_two_cpu_replicas_gives_the_default_strategys_losses(default_run, tmp_path):

@@ -1,10 +1,13 @@
-"""`eagerrun X.py args` acts like `python X.py args`: argv, sys.path, __main__, exit codes, tracebacks."""
+"""`eagerrun X.py args` acts like `python X.py args`: argv, sys.path, __main__, exit codes, tracebacks.
+
+Graph-mode cases run in this process through Click's runner; `-m` cases and eager ones in a subprocess (a
+package imported here would stay in `sys.modules`; eager mode would stay on)."""
 
 from __future__ import annotations
 
 import json
 
-from tests.conftest import run_eagerrun
+from tests.conftest import run_eagerrun, run_in_process
 
 
 def test_script_sees_python_argv_path_and_main(write_script) -> None:
@@ -15,7 +18,7 @@ def test_script_sees_python_argv_path_and_main(write_script) -> None:
         import helper_mod  # importable only because sys.path[0] is this folder
         print(json.dumps({"argv": sys.argv, "path0": sys.path[0], "name": __name__, "value": helper_mod.VALUE}))
     """)
-    result = run_eagerrun("--graph", str(script), "--eager", "--help", "-m", "x")
+    result = run_in_process("--graph", str(script), "--eager", "--help", "-m", "x")
     assert result.returncode == 0, result.stderr
     seen = json.loads(result.stdout)
     assert seen == {"argv": [str(script), "--eager", "--help", "-m", "x"], "path0": str(script.parent),
@@ -50,8 +53,8 @@ def test_missing_submodule_is_one_line_exit_2(write_script, tmp_path) -> None:
 
 def test_sys_exit_code_is_the_exit_code(write_script) -> None:
     """sys.exit(7) exits 7; sys.exit('text') prints the text and exits 1, as Python does."""
-    assert run_eagerrun(str(write_script("seven.py", "import sys; sys.exit(7)\n"))).returncode == 7
-    text = run_eagerrun(str(write_script("text.py", "import sys; sys.exit('bad config')\n")))
+    assert run_in_process(str(write_script("seven.py", "import sys; sys.exit(7)\n"))).returncode == 7
+    text = run_in_process(str(write_script("text.py", "import sys; sys.exit('bad config')\n")))
     assert text.returncode == 1
     assert "bad config" in text.stderr
 
@@ -75,7 +78,7 @@ def test_exception_shows_only_the_scripts_frames(write_script) -> None:
 def test_syntax_error_shows_file_line_and_caret(write_script) -> None:
     """A SyntaxError: file, line and caret as Python prints them, exit 1."""
     script = write_script("bad.py", "x = 1\ndef f(:\n    pass\n")
-    result = run_eagerrun(str(script))
+    result = run_in_process(str(script))
     assert result.returncode == 1
     assert f'File "{script}", line 2' in result.stderr
     assert "^" in result.stderr and "SyntaxError" in result.stderr
@@ -84,23 +87,23 @@ def test_syntax_error_shows_file_line_and_caret(write_script) -> None:
 
 def test_keyboard_interrupt_exits_130(write_script) -> None:
     """Ctrl-C in the script (KeyboardInterrupt) ends with exit 130, the summary still printed."""
-    result = run_eagerrun(str(write_script("interrupt.py", "raise KeyboardInterrupt\n")))
+    result = run_in_process(str(write_script("interrupt.py", "raise KeyboardInterrupt\n")))
     assert result.returncode == 130
     assert "exit 130" in result.stderr
 
 
 def test_stdout_stays_the_scripts(write_script) -> None:
     """eagerrun's own output goes to stderr: stdout holds exactly what the script printed."""
-    result = run_eagerrun("--eager", str(write_script("hello.py", "print('hello')\n")))
+    result = run_in_process("--graph", str(write_script("hello.py", "print('hello')\n")))
     assert result.stdout == "hello\n"
-    assert "mode eager" in result.stderr and "exit 0" in result.stderr
+    assert "mode graph" in result.stderr and "exit 0" in result.stderr
 
 
 def test_binary_file_is_refused_without_eagerrun_frames(tmp_path) -> None:
     """A binary file: a non-zero exit, no eagerrun traceback."""
     binary = tmp_path / "model.bin"
     binary.write_bytes(bytes(range(256)) * 4)
-    result = run_eagerrun(str(binary))
+    result = run_in_process(str(binary))
     assert result.returncode != 0
     assert "eagerrun/" not in result.stderr
     assert "runpy" not in result.stderr

@@ -1,6 +1,8 @@
 """Modes are set before the script is imported, proven by a probe, and kept against the script's own call.
 
-Each case runs eagerrun in a subprocess: the mode is process-global and tf.data debug mode cannot be undone.
+Every case that ends in eager mode, or lets a script switch the mode, runs eagerrun in a subprocess: the mode
+is process-global and tf.data debug mode cannot be undone. Cases that end in graph mode (TensorFlow's
+default) run in this process through Click's runner, where any slip into eager mode fails the test.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ import json
 
 import pytest
 
-from tests.conftest import SAMPLES, run_eagerrun, run_python
+from tests.conftest import SAMPLES, run_eagerrun, run_python, runner_for
 
 PRINT_MODE = str(SAMPLES / "print_mode.py")
 DEBUG_FLAG = str(SAMPLES / "debug_flag.py")
@@ -26,7 +28,7 @@ DEBUG_FLAG = str(SAMPLES / "debug_flag.py")
 ], ids=["eager", "graph", "mode-eager", "run-subcommand", "env-eager", "flag-beats-env", "default-graph"])
 def test_mode_reaches_import_time_functions_and_datasets(args, env, eager) -> None:
     """A tf.function decorated at import time and a Dataset.map function both run in the requested mode."""
-    result = run_eagerrun(*args, PRINT_MODE, "--json", env=env)
+    result = runner_for("eager" if eager else "graph")(*args, PRINT_MODE, "--json", env=env)
     assert result.returncode == 0, result.stderr
     seen = json.loads(result.stdout)
     assert seen["function_body_eager"] is eager
@@ -42,7 +44,7 @@ def test_mode_reaches_import_time_functions_and_datasets(args, env, eager) -> No
 ], ids=["eager", "graph", "env", "default"])
 def test_check_json_reports_the_proven_mode(args, env, mode, source) -> None:
     """check --json: the keys the issue names, the probe's verdict matching the request, exit 0."""
-    result = run_eagerrun("check", *args, "--json", env=env)
+    result = runner_for(mode)("check", *args, "--json", env=env)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     for key in ("mode", "source", "tensorflow", "keras", "executing_eagerly", "functions_run_eagerly",
@@ -58,10 +60,10 @@ def test_check_json_reports_the_proven_mode(args, env, mode, source) -> None:
 
 def test_check_table_on_a_terminal_less_stdout() -> None:
     """check without --json prints the table and the verdict."""
-    result = run_eagerrun("check", "--eager")
+    result = runner_for("graph")("check", "--graph")
     assert result.returncode == 0, result.stderr
     assert "tf.function bodies" in result.stdout
-    assert "the probe ran in eager mode, as requested" in result.stdout
+    assert "the probe ran in graph mode, as requested" in result.stdout
 
 
 def test_check_exits_1_when_the_probe_disagrees() -> None:

@@ -12,7 +12,7 @@ import pytest
 from eagerrun.errors import EXIT_USAGE, EagerrunError
 from eagerrun.records import CsvSink, JsonlSink, Recorder, StepRecord, metrics_sink, summarize
 from eagerrun.report import rows_to_show
-from tests.conftest import run_eagerrun
+from tests.conftest import run_in_process
 
 
 def record(step: int, time_s: float, *, loss: float | None = 1.0, traced: bool = False,
@@ -127,7 +127,7 @@ def test_tensorboard_writes_loss_and_step_time_events(write_script, tmp_path: Pa
                     "loss": "mse", "dataset": tf.data.Dataset.from_tensor_slices((x, y)).batch(4)}
     """)
     logdir = tmp_path / "tb"
-    result = run_eagerrun("--graph", "--train", "--tensorboard", str(logdir), str(script))
+    result = run_in_process("--graph", "--train", "--tensorboard", str(logdir), str(script))
     assert result.returncode == 0, result.stderr
     events = list(logdir.rglob("events.out.tfevents.*"))
     assert len(events) == 1

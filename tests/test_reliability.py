@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, eagerrun_command, run_eagerrun
+from tests.conftest import ROOT, eagerrun_command, run_eagerrun, run_in_process
 
 RESUMABLE = str(ROOT / "tests" / "specs" / "resumable.py")
 
@@ -37,13 +37,25 @@ def wait_for_steps(metrics: Path, count: int, process: subprocess.Popen[str], li
         time.sleep(0.1)
 
 
+COMMON = ["--eager", "--train", "--seed", "5", "--epochs", "3"]
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The metrics of the run every interrupted-and-resumed run must equal, step for step."""
+    full = tmp_path_factory.mktemp("uninterrupted") / "full.jsonl"
+    done = run_eagerrun(*COMMON, "--metrics-out", str(full), RESUMABLE)
+    assert done.returncode == 0, done.stderr
+    return full
+
+
 @pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["sigint", "sigterm"])
-def test_signal_stops_at_step_end_and_resume_is_exact(tmp_path: Path, signum: int, code: int) -> None:
+def test_signal_stops_at_step_end_and_resume_is_exact(tmp_path: Path, uninterrupted: Path, signum: int,
+                                                      code: int) -> None:
     """A real signal mid-run: exit 130/143, table shown, metrics and checkpoint kept; the resumed run ends
     with the same losses, step for step, as an uninterrupted one."""
-    ckpt, metrics, full = tmp_path / "ckpt", tmp_path / "resumed.jsonl", tmp_path / "full.jsonl"
-    common = ["--eager", "--train", "--seed", "5", "--epochs", "3"]
-    process = start_eagerrun(*common, "--checkpoint-dir", str(ckpt), "--metrics-out", str(metrics), RESUMABLE,
+    ckpt, metrics = tmp_path / "ckpt", tmp_path / "resumed.jsonl"
+    process = start_eagerrun(*COMMON, "--checkpoint-dir", str(ckpt), "--metrics-out", str(metrics), RESUMABLE,
                              env={"TEST_STEP_SLEEP": "0.3"})
     wait_for_steps(metrics, 4, process)
     process.send_signal(signum)
@@ -54,15 +66,13 @@ def test_signal_stops_at_step_end_and_resume_is_exact(tmp_path: Path, signum: in
     assert f"{len(done)} steps, eager mode" in stderr
     assert f'model_checkpoint_path: "ckpt-{len(done)}"' in (ckpt / "checkpoint").read_text()
 
-    resumed = run_eagerrun(*common, "--checkpoint-dir", str(ckpt), "--metrics-out", str(metrics), RESUMABLE)
+    resumed = run_eagerrun(*COMMON, "--checkpoint-dir", str(ckpt), "--metrics-out", str(metrics), RESUMABLE)
     assert resumed.returncode == 0, resumed.stderr
     assert f"resumed from step {len(done)}" in resumed.stderr
-    uninterrupted = run_eagerrun(*common, "--metrics-out", str(full), RESUMABLE)
-    assert uninterrupted.returncode == 0, uninterrupted.stderr
     assert steps_in(metrics) == list(range(1, 19))
-    assert losses(metrics) == pytest.approx(losses(full), rel=1e-6, abs=1e-7)
+    assert losses(metrics) == pytest.approx(losses(uninterrupted), rel=1e-6, abs=1e-7)
 
-    again = run_eagerrun(*common, "--checkpoint-dir", str(ckpt), "--metrics-out", str(metrics), RESUMABLE)
+    again = run_eagerrun(*COMMON, "--checkpoint-dir", str(ckpt), "--metrics-out", str(metrics), RESUMABLE)
     assert again.returncode == 0 and "resumed from step 18" in again.stderr
     assert steps_in(metrics) == list(range(1, 19)), "a finished run does no more steps"
 
@@ -106,7 +116,7 @@ def test_plain_script_sigterm_keeps_its_steps(write_script, tmp_path: Path) -> N
 def test_checkpoint_of_another_model_is_refused_untouched(tmp_path: Path, write_script) -> None:
     """A checkpoint of a different model: exit 2, one line, every file in DIR byte-for-byte as it was."""
     ckpt = tmp_path / "ckpt"
-    first = run_eagerrun("--graph", "--train", "--epochs", "1", "--checkpoint-dir", str(ckpt), RESUMABLE)
+    first = run_in_process("--graph", "--train", "--epochs", "1", "--checkpoint-dir", str(ckpt), RESUMABLE)
     assert first.returncode == 0, first.stderr
     before = {path.name: path.read_bytes() for path in ckpt.iterdir()}
     other = write_script("other.py", """
@@ -115,7 +125,7 @@ def test_checkpoint_of_another_model_is_refused_untouched(tmp_path: Path, write_
         model = keras.Sequential([keras.Input((6,)), keras.layers.Dense(3), keras.layers.Dense(1)])
         optimizer, loss, dataset, batch_size = "adam", "mse", (x, y), 8
     """)
-    refused = run_eagerrun("--graph", "--train", "--checkpoint-dir", str(ckpt), str(other))
+    refused = run_in_process("--graph", "--train", "--checkpoint-dir", str(ckpt), str(other))
     assert refused.returncode == 2
     assert "does not belong to this model" in refused.stderr and "Traceback" not in refused.stderr
     assert {path.name: path.read_bytes() for path in ckpt.iterdir()} == before
@@ -128,7 +138,7 @@ def test_checkpoint_of_another_model_is_refused_untouched(tmp_path: Path, write_
 ], ids=["empty-file", "nothing-trainable", "build-raises"])
 def test_bad_trainer_scripts(write_script, source: str, code: int, expected: str) -> None:
     """Empty or untrainable scripts are exit 2 in one line; a build() that raises shows its traceback, exit 1."""
-    result = run_eagerrun("--graph", "--train", str(write_script("spec.py", source)))
+    result = run_in_process("--graph", "--train", str(write_script("spec.py", source)))
     assert result.returncode == code, result.stderr
     assert expected in result.stderr
     assert "eagerrun/" not in result.stderr.replace("eagerrun │", "")
@@ -138,7 +148,7 @@ def test_binary_file_under_train(tmp_path: Path) -> None:
     """A binary file given to --train: non-zero, no eagerrun frames."""
     binary = tmp_path / "weights.h5"
     binary.write_bytes(b"\x89HDF\r\n\x1a\n\x00\x00" + bytes(range(256)))
-    result = run_eagerrun("--train", str(binary))
+    result = run_in_process("--train", str(binary))
     assert result.returncode != 0
     assert "Traceback" not in result.stderr or "eagerrun/" not in result.stderr
 

@@ -1,6 +1,7 @@
 """`--train`: eagerrun's own loop over a script's build() spec, its options and the spec's contract.
 
-Every case runs the installed `eagerrun` in a subprocess on tiny specs (a few steps, a Dense layer or two).
+Every case runs eagerrun on tiny specs (a few steps, a Dense layer or two): in a subprocess where it
+switches the mode, in this process through Click's runner where it only runs graphs.
 """
 
 from __future__ import annotations
@@ -11,11 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from click.testing import CliRunner
 
-from eagerrun.cli import cli
-
-from tests.conftest import run_eagerrun
+from tests.conftest import run_eagerrun, run_in_process, runner_for
 
 MODES = pytest.mark.parametrize("mode", ["eager", "graph"], ids=["eager", "graph"])
 
@@ -74,7 +72,7 @@ def test_train_records_every_step_to_jsonl_and_table(write_script, tmp_path: Pat
     """--train: JSONL keys per step, one traced step in graph (ragged last batch included), table on stderr."""
     spec = write_script("spec.py", TINY_SPEC)
     metrics = tmp_path / "steps.jsonl"
-    result = run_eagerrun(f"--{mode}", "--train", "--metrics-out", str(metrics), str(spec))
+    result = runner_for(mode)(f"--{mode}", "--train", "--metrics-out", str(metrics), str(spec))
     assert result.returncode == 0, result.stderr
     assert result.stdout == "imported by eagerrun\n"  # the table is on stderr; __main__ did not run
     assert f"6 steps, {mode} mode" in result.stderr
@@ -113,7 +111,7 @@ def test_steps_per_execution_matches_one_step_per_call(write_script, tmp_path: P
     runs = {}
     for k in ("1", "4"):
         metrics = tmp_path / f"k{k}.jsonl"
-        result = run_eagerrun("--graph", "--train", "--seed", "0", "--steps-per-execution", k,
+        result = run_in_process("--graph", "--train", "--seed", "0", "--steps-per-execution", k,
                               "--metrics-out", str(metrics), str(spec))
         assert result.returncode == 0, result.stderr
         runs[k] = read_jsonl(metrics)
@@ -150,7 +148,7 @@ REPEATING_SPEC = """
 def test_steps_ends_a_dataset_that_repeats_forever(write_script, tmp_path: Path) -> None:
     """--steps 5 on a .repeat()ed dataset: exactly 5 steps, all in epoch 1."""
     metrics = tmp_path / "steps.jsonl"
-    result = run_eagerrun("--graph", "--train", "--steps", "5", "--metrics-out", str(metrics),
+    result = run_in_process("--graph", "--train", "--steps", "5", "--metrics-out", str(metrics),
                           str(write_script("spec.py", REPEATING_SPEC)))
     assert result.returncode == 0, result.stderr
     records = read_jsonl(metrics)
@@ -160,7 +158,7 @@ def test_steps_ends_a_dataset_that_repeats_forever(write_script, tmp_path: Path)
 
 def test_dataset_that_repeats_forever_needs_steps(write_script) -> None:
     """A .repeat()ed dataset without --steps: exit 2, one line saying to pass --steps."""
-    result = run_eagerrun("--graph", "--train", str(write_script("spec.py", REPEATING_SPEC)))
+    result = run_in_process("--graph", "--train", str(write_script("spec.py", REPEATING_SPEC)))
     assert result.returncode == 2
     assert len(error_lines(result.stderr)) == 1
     assert "repeats forever" in result.stderr and "--steps" in error_lines(result.stderr)[0]
@@ -170,7 +168,7 @@ def test_dataset_that_repeats_forever_needs_steps(write_script) -> None:
 def test_on_nan_stop_exits_3_naming_the_step(write_script, tmp_path: Path, mode: str) -> None:
     """--on-nan stop (the default): a NaN loss at step 3 ends the run with exit 3; steps 1-2 are kept."""
     metrics = tmp_path / "steps.jsonl"
-    result = run_eagerrun(f"--{mode}", "--train", "--metrics-out", str(metrics),
+    result = runner_for(mode)(f"--{mode}", "--train", "--metrics-out", str(metrics),
                           str(write_script("spec.py", NAN_AT_STEP_3)))
     assert result.returncode == 3, result.stderr
     assert "step 3" in error_lines(result.stderr)[0]
@@ -183,7 +181,7 @@ def test_on_nan_stop_exits_3_naming_the_step(write_script, tmp_path: Path, mode:
 def test_on_nan_warn_keeps_going(write_script, tmp_path: Path) -> None:
     """--on-nan warn: a warning per non-finite step, every batch still trained, exit 0."""
     metrics = tmp_path / "steps.jsonl"
-    result = run_eagerrun("--graph", "--train", "--on-nan", "warn", "--metrics-out", str(metrics),
+    result = run_in_process("--graph", "--train", "--on-nan", "warn", "--metrics-out", str(metrics),
                           str(write_script("spec.py", NAN_AT_STEP_3)))
     assert result.returncode == 0, result.stderr
     assert "going on" in result.stderr
@@ -218,13 +216,9 @@ def build():
 ], ids=["missing-model", "optimizer-wrong-type", "unknown-loss", "dataset-not-pairs", "empty-dataset",
         "arrays-without-batch-size"])
 def test_spec_contract_errors_name_the_part(write_script, parts: str, names: str) -> None:
-    """A broken spec part: exit 2, one line naming the part, no traceback.
-
-    In this process, through Click's runner: graph mode is TensorFlow's default, so nothing process-global
-    changes, and six subprocesses would cost half a minute of TensorFlow imports.
-    """
-    result = CliRunner().invoke(cli, ["--graph", "--train", str(write_script("spec.py", spec_returning(parts)))])
-    assert result.exit_code == 2, result.output
+    """A broken spec part: exit 2, one line naming the part, no traceback."""
+    result = run_in_process("--graph", "--train", str(write_script("spec.py", spec_returning(parts))))
+    assert result.returncode == 2, result.stderr
     lines = error_lines(result.stderr)
     assert len(lines) == 1 and names in lines[0], result.stderr
     assert "Traceback" not in result.stderr
@@ -243,7 +237,7 @@ def test_module_level_names_without_build(write_script, tmp_path: Path) -> None:
         batch_size = 4
     """)
     metrics = tmp_path / "steps.jsonl"
-    result = run_eagerrun("--graph", "--train", "--metrics-out", str(metrics), str(script))
+    result = run_in_process("--graph", "--train", "--metrics-out", str(metrics), str(script))
     assert result.returncode == 0, result.stderr
     assert [r["batch_size"] for r in read_jsonl(metrics)] == [4, 4, 2]
 
@@ -264,7 +258,7 @@ def test_compiled_model_brings_its_own_loss_and_optimizer(write_script, tmp_path
                     "epochs": 5}
     """)
     metrics = tmp_path / "steps.jsonl"
-    result = run_eagerrun("--graph", "--train", "--metrics-out", str(metrics), str(script))
+    result = run_in_process("--graph", "--train", "--metrics-out", str(metrics), str(script))
     assert result.returncode == 0, result.stderr
     losses = [r["loss"] for r in read_jsonl(metrics)]
     assert len(losses) == 20 and losses[-1] < losses[0]  # the compiled optimizer really trains
