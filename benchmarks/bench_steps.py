@@ -20,7 +20,8 @@ reading a 2% difference.
 Because fresh processes scatter that much, (b)/(a) and (e)/(f) are also measured paired in one process
 (paired.py): eagerrun's trainer and the hand-written loop alternate blocks of steps, in random order, so
 both see the machine at the same moments; the targets are judged on that measure and on the median of the
-fresh-process ones alike.
+fresh-process ones alike. A second copy of the hand-written loop runs in the same rotation as an A/A
+control: its ratio to the first copy is the measure's own noise.
 Start-up: `eagerrun --help` and `eagerrun check` against `python -c "import tensorflow"`.
 """
 
@@ -119,13 +120,23 @@ def paired(mode: str, blocks: int, steps: int) -> dict[str, float]:
     if done.returncode != 0:
         sys.exit(f"bench_steps: paired.py {mode} failed ({done.returncode}):\n{done.stderr[-2000:]}")
     pairs = json.loads(done.stdout.strip().splitlines()[-1])["blocks"]
-    eagerrun = sorted(t for pair in pairs for t in pair["eagerrun_s"])
+    eagerrun, control = paired_ratios(pairs, "eagerrun_s"), paired_ratios(pairs, "control_s")
+    eagerrun["eagerrun_ms"] = eagerrun.pop("loop_ms")
+    return {**eagerrun, "control_median_ratio": control["median_ratio"],
+            "control_block_ratio_median": control["block_ratio_median"], "blocks": len(pairs),
+            "steps_per_block": steps}
+
+
+def paired_ratios(pairs: list[dict], loop: str) -> dict[str, float]:
+    """`loop`'s step times over the hand-written loop's: of the medians, of the 25th percentiles, and the
+    median of the per-block ratios."""
+    mine = sorted(t for pair in pairs for t in pair[loop])
     handwritten = sorted(t for pair in pairs for t in pair["handwritten_s"])
-    by_block = [statistics.median(p["eagerrun_s"]) / statistics.median(p["handwritten_s"]) for p in pairs]
-    return {"eagerrun_ms": 1e3 * statistics.median(eagerrun), "handwritten_ms": 1e3 * statistics.median(handwritten),
-            "median_ratio": statistics.median(eagerrun) / statistics.median(handwritten),
-            "p25_ratio": quantile(eagerrun, 0.25) / quantile(handwritten, 0.25),
-            "block_ratio_median": statistics.median(by_block), "blocks": len(pairs), "steps_per_block": steps}
+    by_block = [statistics.median(p[loop]) / statistics.median(p["handwritten_s"]) for p in pairs]
+    return {"loop_ms": 1e3 * statistics.median(mine), "handwritten_ms": 1e3 * statistics.median(handwritten),
+            "median_ratio": statistics.median(mine) / statistics.median(handwritten),
+            "p25_ratio": quantile(mine, 0.25) / quantile(handwritten, 0.25),
+            "block_ratio_median": statistics.median(by_block)}
 
 
 def quantile(sorted_values: list[float], q: float) -> float:
@@ -225,13 +236,14 @@ def print_results(results: dict) -> None:
     console.print(table)
     paired_table = Table(title="paired in one process: eagerrun's trainer / the hand-written loop")
     for column in ("", "blocks x steps", "eagerrun ms", "hand-written ms", "median ratio", "p25 ratio",
-                   "median of block ratios"):
+                   "median of block ratios", "A/A control: median, block"):
         paired_table.add_column(column, justify="right")
     for name, pair in results["paired"].items():
         paired_table.add_row(f"({name[0]})/({name[2]})", f"{pair['blocks']} x {pair['steps_per_block']}",
                              f"{pair['eagerrun_ms']:.3f}", f"{pair['handwritten_ms']:.3f}",
                              f"{pair['median_ratio']:.3f}", f"{pair['p25_ratio']:.3f}",
-                             f"{pair['block_ratio_median']:.3f}")
+                             f"{pair['block_ratio_median']:.3f}",
+                             f"{pair['control_median_ratio']:.3f}, {pair['control_block_ratio_median']:.3f}")
     console.print(paired_table)
     startup = Table(title="start-up (s, process wall time)")
     startup.add_column("command")

@@ -7,8 +7,10 @@ difference. Here both loops train their own copy of the same model in one proces
 sets (graph, or eager with tf.data debug mode), alternating blocks of steps in a random order, so both see the
 same machine at nearly the same moment. eagerrun's side is its real trainer (the code `eagerrun --train` runs per step,
 writing every step to a JSON-lines file as `--metrics-out` does); start-up and the closing table are the
-end-to-end measure's business (bench_steps.py). Prints one JSON object: every step's time of both loops, block by
-block.
+end-to-end measure's business (bench_steps.py). A second copy of the hand-written loop, on its own model, runs in the
+same rotation as a control: its ratio to the first copy is what this measure reads when nothing differs (an A/A
+test), so a ratio of eagerrun's within that band is noise. Prints one JSON object: every step's time of the three
+loops, block by block.
 """
 
 import json
@@ -34,6 +36,7 @@ def main():
 
     keras.utils.set_random_seed(0)
     guide = GuideLoop(build(), compiled=mode == "graph")
+    control = GuideLoop(build(), compiled=mode == "graph")
     with tempfile.TemporaryDirectory() as tmp:
         recorder = Recorder(mode=mode, sinks=[JsonlSink(Path(tmp) / "steps.jsonl")])
         traces = TraceCounter()
@@ -44,7 +47,8 @@ def main():
                 trainer.run()
                 return [r.time_s for r in recorder.records[-steps:]]
 
-            loops = {"handwritten_s": lambda: guide.run(steps), "eagerrun_s": eagerrun_block}
+            loops = {"handwritten_s": lambda: guide.run(steps), "control_s": lambda: control.run(steps),
+                     "eagerrun_s": eagerrun_block}
             pairs = []
             for _ in range(blocks + 1):  # the first pair warms both up (tracing) and is dropped
                 order = random.sample(list(loops), len(loops))  # neither always runs right after the other
