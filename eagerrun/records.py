@@ -57,6 +57,8 @@ class StepRecord:
 class StepSink(Protocol):
     def write(self, record: StepRecord) -> None: ...
 
+    def drop_after(self, step: int) -> None: ...
+
     def close(self) -> None: ...
 
 
@@ -69,6 +71,9 @@ class JsonlSink:
     def write(self, record: StepRecord) -> None:
         self._file.write(json.dumps(record.as_json()) + "\n")
         self._file.flush()
+
+    def drop_after(self, step: int) -> None:
+        cut_lines_after_step(self._file, step, lambda line: json.loads(line)["step"])
 
     def close(self) -> None:
         self._file.close()
@@ -95,6 +100,10 @@ class CsvSink:
                 self._writer.writeheader()
         self._writer.writerow(row)
         self._file.flush()
+
+    def drop_after(self, step: int) -> None:
+        cut_lines_after_step(self._file, step,
+                             lambda line: 0 if line.startswith("step,") else int(line.split(",", 1)[0]))
 
     def close(self) -> None:
         self._file.close()
@@ -125,6 +134,10 @@ class TensorBoardSink:
                 self._scalar(name, value)
         self._writer.flush()
 
+    def drop_after(self, step: int) -> None:
+        """Events cannot be cut from an events file: a step redone after a resume is written again, and
+        TensorBoard shows the later value."""
+
     def _scalar(self, name: str, value: float) -> None:
         self._tf.summary.write(name, self._tf.constant(value, self._tf.float32), metadata=self._scalar_metadata)
 
@@ -136,6 +149,26 @@ def open_metrics_file(path: Path, *, append: bool) -> IO[str]:
     if not path.parent.is_dir():
         raise EagerrunError(f"--metrics-out {path}: folder {path.parent} does not exist", exit_code=EXIT_USAGE)
     return open(path, "a" if append else "w", newline="", encoding="utf-8")
+
+
+def cut_lines_after_step(file: IO[str], step: int, step_of: Callable[[str], int]) -> None:
+    """Truncate an append-mode metrics file after its last whole line of a step up to `step`.
+
+    A run killed between checkpoints (SIGKILL, a crash of the machine) wrote lines for steps its checkpoint
+    does not have, perhaps the last one half-written; the resumed run does those steps again, so their old
+    lines go, and every step is in the file once.
+    """
+    file.flush()
+    keep = 0
+    with open(file.name, "rb+") as raw:
+        for line in raw:
+            try:
+                if not line.endswith(b"\n") or step_of(line.decode("utf-8")) > step:
+                    break
+            except (ValueError, KeyError, TypeError):
+                break
+            keep += len(line)
+        raw.truncate(keep)
 
 
 def metrics_sink(path: Path, *, append: bool = False) -> StepSink:
@@ -167,6 +200,13 @@ class Recorder:
         for listener in self.listeners:
             listener(record)
         return record
+
+    def resume_after(self, step: int) -> None:
+        """Go on from a checkpoint taken at `step`: numbering continues there, and the sinks drop what a
+        killed run recorded past it (those steps are about to be done again)."""
+        self.next_step = step + 1
+        for sink in self.sinks:
+            sink.drop_after(step)
 
     def close(self) -> None:
         for sink in self.sinks:

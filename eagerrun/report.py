@@ -240,7 +240,9 @@ def live_progress(recorder: Recorder, *, total: int | None, enabled: bool) -> It
     task = progress.add_task("train", total=total, info="")
 
     def advance(record: StepRecord) -> None:
-        progress.update(task, advance=1, info=f"loss {format_loss(record.loss)}  {record.time_s * 1000:.1f} ms")
+        # the run's step number, not a count of this process's steps: a resumed run's bar starts where it was
+        progress.update(task, completed=record.step,
+                        info=f"loss {format_loss(record.loss)}  {record.time_s * 1000:.1f} ms")
 
     recorder.listeners.append(advance)
     try:

@@ -139,7 +139,9 @@ class Trainer:
             if iterator is None and done_in_epoch:
                 resumed = self.spec.dataset.skip(done_in_epoch)
                 iterator = iter(self.strategy.experimental_distribute_dataset(resumed))
-        self.recorder.next_step = done + 1
+            self.recorder.resume_after(done)
+        else:
+            self.recorder.next_step = 1
         try:
             for epoch in self._epochs(first_epoch):
                 if self._limit_reached():

@@ -106,6 +106,29 @@ def test_csv_append_does_not_repeat_the_header(tmp_path: Path) -> None:
     assert lines[0].startswith("step,") and [line.split(",")[0] for line in lines[1:]] == ["1", "2", "3", "4"]
 
 
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+def test_resume_cuts_steps_after_the_checkpoint(tmp_path: Path, suffix: str) -> None:
+    """A run killed between checkpoints left steps 1-5 and half a line; resuming from step 3 keeps 1-3 and
+    the header, drops the rest, and the redone steps follow them once."""
+    path = tmp_path / f"steps{suffix}"
+    killed = Recorder(mode="graph", sinks=[metrics_sink(path)])
+    for loss in (5.0, 4.0, 3.0, 2.0, 1.0):
+        killed.add(loss=loss, time_s=0.1, source="trainer")
+    killed.close()
+    with path.open("a") as file:
+        file.write('{"step": 6, "lo' if suffix == ".jsonl" else "6,1,0.")  # SIGKILL in mid-write
+    resumed = Recorder(mode="graph", sinks=[metrics_sink(path, append=True)])
+    resumed.resume_after(3)
+    resumed.add(loss=2.5, time_s=0.1, source="trainer")
+    resumed.close()
+    if suffix == ".jsonl":
+        rows = [json.loads(line) for line in path.read_text().splitlines()]
+    else:
+        rows = list(csv.DictReader(path.read_text().splitlines()))
+    assert [int(r["step"]) for r in rows] == [1, 2, 3, 4]
+    assert [float(r["loss"]) for r in rows] == [5.0, 4.0, 3.0, 2.5]
+
+
 def test_metrics_file_in_a_missing_folder_is_a_usage_error(tmp_path: Path) -> None:
     """A path whose folder does not exist: EagerrunError, exit 2, naming the folder."""
     with pytest.raises(EagerrunError) as raised:

@@ -77,6 +77,25 @@ def test_signal_stops_at_step_end_and_resume_is_exact(tmp_path: Path, uninterrup
     assert steps_in(metrics) == list(range(1, 19)), "a finished run does no more steps"
 
 
+def test_resume_after_sigkill_redoes_the_lost_steps_once(tmp_path: Path, uninterrupted: Path) -> None:
+    """SIGKILL between checkpoints: no handler runs, steps after the last checkpoint are in the metrics file
+    but not in the checkpoint. The resumed run cuts them and redoes them: every step once, the same losses;
+    its progress bar (drawn as on a terminal) counts the run's steps, ending at 18 of 18."""
+    ckpt, metrics = tmp_path / "ckpt", tmp_path / "resumed.jsonl"
+    process = start_eagerrun(*COMMON, "--checkpoint-dir", str(ckpt), "--checkpoint-every", "3",
+                             "--metrics-out", str(metrics), RESUMABLE, env={"TEST_STEP_SLEEP": "1"})
+    wait_for_steps(metrics, 4, process)
+    process.kill()  # inside step 5's one-second sleep; the last checkpoint is step 3's
+    process.communicate(timeout=60)
+    assert steps_in(metrics) == [1, 2, 3, 4]
+    resumed = run_eagerrun(*COMMON, "--checkpoint-dir", str(ckpt), "--metrics-out", str(metrics), RESUMABLE,
+                           env={"TTY_COMPATIBLE": "1"})
+    assert resumed.returncode == 0, resumed.stderr
+    assert steps_in(metrics) == list(range(1, 19))
+    assert losses(metrics) == pytest.approx(losses(uninterrupted), rel=1e-6, abs=1e-7)
+    assert "18/18" in resumed.stderr
+
+
 def test_second_ctrl_c_exits_at_once(tmp_path: Path) -> None:
     """The first Ctrl-C waits for the step to end; a second one does not."""
     metrics = tmp_path / "m.jsonl"
