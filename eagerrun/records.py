@@ -135,8 +135,8 @@ class TensorBoardSink:
         self._writer.flush()
 
     def drop_after(self, step: int) -> None:
-        """Events cannot be cut from an events file: a step redone after a resume is written again, and
-        TensorBoard shows the later value."""
+        """Events cannot be cut from an events file: a step redone after a resume is written again, into
+        the resumed run's own events file."""
 
     def _scalar(self, name: str, value: float) -> None:
         self._tf.summary.write(name, self._tf.constant(value, self._tf.float32), metadata=self._scalar_metadata)
