@@ -51,10 +51,20 @@ class Comparison:
         eager, graph = self.median_step_s("eager"), self.median_step_s("graph")
         return eager / graph if eager and graph else None
 
+    @property
+    def likely_cause(self) -> str | None:
+        """Where the runs part says what to suspect. Python side effects in a tf.function run at trace time
+        in graph mode, during the first step, as in eager mode: they show from step 2. A first step that
+        already differs means the runs did not start from the same weights or the same batch."""
+        if self.match or self.first_divergent_step is None or self.steps_compared == 0:
+            return None
+        return "unseeded_randomness" if self.first_divergent_step == 1 else "python_side_effect"
+
     def as_json(self) -> dict[str, Any]:
         return {
             "match": self.match,
             "first_divergent_step": self.first_divergent_step,
+            "likely_cause": self.likely_cause,
             "max_abs_diff": self.max_abs_diff,
             "steps_compared": self.steps_compared,
             "speedup": self.speedup,

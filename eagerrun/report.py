@@ -255,6 +255,20 @@ def live_progress(recorder: Recorder, *, total: int | None, enabled: bool) -> It
 # -- compare -------------------------------------------------------------------------------------------------
 
 
+CAUSES = {
+    "python_side_effect": (
+        "  The usual cause: Python side effects inside a tf.function (a counter, a list, random numbers from "
+        "Python or NumPy, reading a Python variable) run once, at trace time, in graph mode, and at every step "
+        "in eager mode."),
+    "unseeded_randomness": (
+        "  The first step already differs: the runs did not start from the same weights or the same batch. "
+        "The usual cause: a random op in a tf.data function without a seed of its own, which draws other "
+        "numbers when --eager runs tf.data functions op by op. Keras fit shuffling arrays is one (pass "
+        "shuffle=False, or a tf.data dataset: Dataset.shuffle draws alike in both modes). Give such ops a "
+        "seed, or use tf.random.stateless_* ops. Else: randomness the seed does not reach."),
+}
+
+
 def comparison(result: Comparison, *, log_every: int | None, as_json: bool) -> None:
     """eager and graph side by side, the verdict with its usual cause, and the speedup."""
     if as_json:
@@ -287,9 +301,7 @@ def comparison(result: Comparison, *, log_every: int | None, as_json: bool) -> N
         stdout.print(Text("✗ no steps were recorded: nothing to compare", style="bold red"))
     else:
         stdout.print(Text(f"✗ the losses first diverge at step {result.first_divergent_step}", style="bold red"))
-        stdout.print("  The usual cause: Python side effects inside a tf.function (a counter, a list, random "
-                     "numbers from Python or NumPy, reading a Python variable) run once, at trace time, in "
-                     "graph mode, and at every step in eager mode.")
+        stdout.print(CAUSES[result.likely_cause])
     for name in names[1:]:
         eager, other = result.median_step_s("eager"), result.median_step_s(name)
         if eager and other:

@@ -45,6 +45,24 @@ def test_python_side_effect_diverges_and_says_why(write_script) -> None:
     assert result.returncode == 1, result.stderr
     assert "first diverge at step 2" in result.stdout
     assert "Python side effects inside a tf.function" in result.stdout
+    assert "tf.data" not in result.stdout
+
+
+def test_unseeded_random_op_in_tf_data_diverges_at_step_1(write_script) -> None:
+    """A random op without its own seed in a Dataset.map: --eager runs it op by op (tf.data debug mode) and
+    it draws other numbers, so the first step already differs, and the verdict says to suspect that."""
+    script = write_script("noisy_data.py", """
+        import tensorflow as tf
+        import eagerrun
+
+        noisy = tf.data.Dataset.range(4).map(lambda i: tf.cast(i, tf.float32) + tf.random.uniform([]))
+        for value in noisy:
+            eagerrun.log_step(value)
+    """)
+    result = run_eagerrun("compare", "--json", str(script))
+    assert result.returncode == 1, result.stderr
+    report = json.loads(result.stdout)
+    assert report["first_divergent_step"] == 1 and report["likely_cause"] == "unseeded_randomness"
 
 
 def record(step: int, loss: float) -> StepRecord:
