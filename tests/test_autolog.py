@@ -1,6 +1,7 @@
 """Plain scripts get the step table unchanged: Keras fit, eagerrun.log_step and custom loops, in both modes.
 
-Every case runs the installed `eagerrun` in a subprocess on the sample scripts or a tiny script in tmp_path.
+Every case runs eagerrun on the sample scripts or a tiny script in tmp_path: eager cases in a subprocess,
+graph cases in this process through Click's runner (see conftest).
 """
 
 from __future__ import annotations
