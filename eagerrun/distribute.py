@@ -160,11 +160,9 @@ def replicated_step(strategy: Any, step: Callable[[Any], Any], *, xla: bool) -> 
     """
     import tensorflow as tf
 
-    from eagerrun.steps import to_scalar_loss
+    from eagerrun.steps import with_batch_size
 
-    def replica_step(batch: Any) -> tuple[Any, Any]:
-        return to_scalar_loss(step(batch)), tf.shape(tf.nest.flatten(batch)[0])[0]
-
+    replica_step = with_batch_size(step)
     if xla:
         replica_step = tf.function(replica_step, jit_compile=True)
 

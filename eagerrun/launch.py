@@ -73,13 +73,11 @@ def launch(workers: int, run_args: list[str]) -> int:
         try:
             return supervise(started)
         except KeyboardInterrupt:
-            stop_all(started)
             return EXIT_SIGINT
         except Stopped:
-            stop_all(started)
             return EXIT_SIGTERM
         finally:
-            stop_all(started)
+            stop_all(started)  # however the launch ends, no worker outlives it
             signal.signal(signal.SIGTERM, previous)
 
 
