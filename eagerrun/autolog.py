@@ -1,35 +1,48 @@
 """Finding the steps of a plain script, so that it gets the step table without being changed.
 
-Three sources, in order of precedence:
+A step is one iteration of the script's training loop, and means the same in `--eager` and `--graph`:
 
 1. `eagerrun.log_step(loss, **metrics)`: the script says where a step ends. Once called, it is the only
    source (the script knows best).
-2. Keras `Model.fit`: a callback eagerrun adds records each batch's loss (Keras' running mean over the
-   epoch, the number its progress bar shows) and time, as MLflow's autolog patches `fit`.
-3. A plain custom loop (GradientTape, gradients, `optimizer.apply_gradients`): every outermost optimizer
-   update is a step; its loss is the last target the tape differentiated. When the update is inside a
-   tf.function that runs as a graph, the step is that function's call and its loss the value it returns.
+2. Keras `Model.fit`: every batch is a step, recorded by a callback eagerrun adds (each fit call is a phase).
+   With `steps_per_execution=K`, Keras reports once per K batches: each of the K batches is a step carrying
+   that call's values and a K-th of its time (`batches_per_call: K`). `val_*` values land on the epoch's
+   last step; validation time is kept apart (`validation_s`), never inside a step's time.
+3. A custom loop: a *unit* is one outermost call of a tf.function that trains (it calls
+   `GradientTape.gradient` over variables or an optimizer update, seen at trace time in graph mode and
+   while it runs in eager mode), or, outside any tf.function, one optimizer update or one `gradient` call
+   over variables. A step ends when a unit of the same kind comes round again (the same function, the same
+   optimizer, the same gradient call site): a GAN's discriminator and generator updates are one step, in
+   one tf.function or without any.
 
-A step's time runs from the end of the previous step (the first: from its first GradientTape or function
-call) until its loss is on the host. Nothing here prints; records go to the recorder.
+The values of a step are its losses: for each optimizer, the target of the `gradient` call whose gradients
+it applied (its last one in the step); without optimizers, the targets of the gradient calls. One loss is
+`loss`; several are named by the dict key the step function returns them under, else by the Python
+variable the script bound them to (`gen_loss`, `disc_loss`), else `loss_1`, `loss_2` in update order. The
+scalars of a returned dict are recorded under their keys too. In graph mode a loss lives inside the graph:
+when the function returns it, it is read from the result; otherwise the trace writes it into one small
+variable of eagerrun's (`scatter_nd_update`, which changes nothing the function computes), read once a step.
+
+A step's time runs from the end of the step before (a phase's first step: from its first tape or training
+call) to the end of its last unit. Each fit call, and each loop whose step starts with another unit, is a
+new phase. Nothing here prints; records go to the recorder.
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import logging
+import os
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Hashable
+from dataclasses import dataclass, field
 from typing import Any
 
+from eagerrun import hooks
 from eagerrun.interrupts import stop_point
 from eagerrun.records import Recorder
 from eagerrun.tracing import TraceCounter
 
-log = logging.getLogger("eagerrun")
-
-_active: StepCollector | None = None
+POOL_SIZE = 256  # graph-mode losses a run can read back: one float each
 
 
 def log_step(loss: Any, **metrics: Any) -> None:
@@ -38,64 +51,152 @@ def log_step(loss: Any, **metrics: Any) -> None:
     Call it once a step, outside any tf.function, with the value the step returned. Without eagerrun (under
     plain `python`) it does nothing, so scripts can keep the call.
     """
-    if _active is not None:
-        _active.explicit_step(loss, metrics)
+    steps = hooks.active_steps()
+    if steps is not None:
+        steps.explicit_step(loss, metrics)
 
 
 def to_float(value: Any) -> float | None:
-    """A loss as a Python float (the mean where it is not a scalar); None when it is not a number."""
-    import numpy as np
-
-    if isinstance(value, dict):
-        value = value.get("loss")
+    """A value as a Python float (the mean where it is not a scalar); None when it is not a number."""
+    if value is None:
+        return None
     try:
+        if not getattr(value, "shape", ()):
+            return float(value)
+        import numpy as np
+
         return float(np.mean(np.asarray(value, dtype="float64")))
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, AttributeError):
         return None
 
 
-class StepCollector:
-    """Turns events from the script (fit batches, log_step calls, optimizer updates) into step records."""
+@dataclass(frozen=True)
+class Clock:
+    """A moment of the run: the time and how many traces had happened by then."""
 
-    def __init__(self, recorder: Recorder, traces: TraceCounter, *, autolog: bool) -> None:
+    at: float
+    traces: int
+
+
+@dataclass
+class Target:
+    """One `GradientTape.gradient` call over variables: a loss, if an optimizer applies its gradients."""
+
+    name: str | None  # the script's own name for it
+    value: Any  # a float (eager), or a symbolic tensor while a graph is traced
+    slot: int | None = None  # graph mode: where the trace writes it in eagerrun's variable
+    optimizer: int | None = None  # id() of the optimizer that applied its gradients
+    returned_as: tuple[Any, ...] | None = None  # graph mode: where the function's result holds it
+
+
+@dataclass
+class Updates:
+    """The gradient targets and optimizer updates of one unit, in order."""
+
+    targets: list[Target] = field(default_factory=list)
+    by_gradient: dict[int, Target] = field(default_factory=dict)  # id of a target's first gradient
+    optimizers: list[int] = field(default_factory=list)
+
+    def apply(self, optimizer: Any, grads: Any) -> None:
+        """Match an update to its gradient call: by the gradients' identity, else the oldest unmatched."""
+        key = id(optimizer)
+        if key not in self.optimizers:
+            self.optimizers.append(key)
+        target = next((self.by_gradient[id(g)] for g in grads if g is not None and id(g) in self.by_gradient),
+                      None)
+        if target is None:
+            target = next((t for t in self.targets if t.optimizer is None), None)
+        if target is not None:
+            target.optimizer = key
+
+    def losses(self) -> list[Target]:
+        """Each optimizer's last target, in update order; without optimizers, every target."""
+        if not self.optimizers:
+            return list(self.targets)
+        last = {t.optimizer: t for t in self.targets if t.optimizer is not None}
+        return [last[key] for key in self.optimizers if key in last]
+
+
+@dataclass
+class Loss:
+    name: str | None
+    value: float | None
+    from_dict: bool = False  # named by the key of the dict the step function returned
+
+
+@dataclass
+class OpenStep:
+    """A step still gathering units: it ends when one of its units' kinds comes round again."""
+
+    head: Hashable
+    phase: int
+    start: Clock
+    end: Clock
+    keys: set[Hashable] = field(default_factory=set)
+    losses: list[Loss] = field(default_factory=list)
+    loose: Updates = field(default_factory=Updates)  # updates outside any tf.function
+    returned: dict[str, float | None] = field(default_factory=dict)
+
+
+@dataclass
+class FunctionSteps:
+    """What eagerrun knows of one tf.function: whether it trains, and (graph mode) where its losses are."""
+
+    trains: bool = False
+    layout: list[Target] = field(default_factory=list)
+    reads_pool: bool = False
+
+
+class StepCollector:
+    """Turns events from the script (fit batches, log_step calls, tapes, updates, function calls) into steps."""
+
+    def __init__(self, recorder: Recorder, traces: TraceCounter, *, autolog: bool, eager: bool) -> None:
         self.recorder = recorder
         self.traces = traces
         self.autolog = autolog
+        self.eager = eager
         self.explicit = False  # log_step was called: the other sources stand down
         self.in_fit = 0
-        self._step_started: float = time.perf_counter()  # a first step with no tape or function
-        self._traces_at_start = traces.count  # call to start it is timed from the script's start
-        self._started_by_hook = False
-        self._pending: dict[str, Any] | None = None  # an optimizer-update step, kept until it is confirmed
-        self._tape_target: Any = None
-        self._apply_depth = 0
-        self._call_depth = 0
-        self._step_functions: set[int] = set()
-        self._calls: list[Any] = []
+        self.depth = 0  # inside an outermost tf.function call
+        self.applying = False  # inside an optimizer update
+        self.open: OpenStep | None = None
+        self.phase = 0
+        self._head: Hashable = None  # the head unit of the last step: a new one starts a phase
+        self._last_end: Clock | None = None
+        self._activity: Clock | None = None  # the first tape or training call since the last step
+        self._created = self._now()
+        self._fit_calls = 0
+        self._fit_pending: list[dict[str, Any]] = []
+        self._call = Updates()
+        self._calling: Any = None
+        self._functions: dict[int, FunctionSteps] = {}
+        self._names: dict[tuple[Any, int], tuple[Any, str | None]] = {}
+        self._slots: dict[tuple[int, int], int] = {}
+        self._pool: Any = None if eager else self._make_pool()
+        self.watched_anything = False  # any tape, update or fit: for the no-steps line
 
-    # -- timing shared by every source ---------------------------------------------------------------------
+    @staticmethod
+    def _make_pool() -> Any:
+        import tensorflow as tf
 
-    def mark_step_start(self, at: float | None = None, traces: int | None = None) -> None:
-        """The first step starts at the first tape, fit batch or step-function call; later ones at the
-        end of the step before."""
-        if not self._started_by_hook:
-            self._started_by_hook = True
-            self._step_started = at if at is not None else time.perf_counter()
-            self._traces_at_start = traces if traces is not None else self.traces.count
+        with tf.init_scope():
+            return tf.Variable(tf.zeros([POOL_SIZE]), trainable=False, name="eagerrun_step_values")
 
-    def _end_step(self) -> tuple[float, bool]:
-        """(time since the step started, whether anything traced meanwhile); the next step starts now."""
-        now = time.perf_counter()
-        elapsed, traced = now - self._step_started, self.traces.count > self._traces_at_start
-        self._step_started, self._traces_at_start, self._started_by_hook = now, self.traces.count, True
-        return elapsed, traced
+    def give_up(self, error: Exception) -> None:
+        """Something in step recording failed: say so once, stop recording custom-loop steps, let the
+        script go on. Steps recorded so far stay."""
+        import logging
 
-    def _finish_step(self, *, loss: float | None, source: str, epoch: int | None = None,
-                     batch_size: int | None = None, metrics: dict[str, float] | None = None) -> None:
-        elapsed, traced = self._end_step()
-        self.recorder.add(loss=loss, time_s=elapsed, source=source, epoch=epoch, traced=traced,
-                          batch_size=batch_size, metrics=metrics)
-        stop_point()
+        if self.autolog:
+            logging.getLogger("eagerrun").warning(
+                "step recording stopped after an internal error (%s: %s); the script goes on. Please report "
+                "it; eagerrun.log_step(loss) still records steps", type(error).__name__, error)
+        self.autolog = False
+        self.depth = 0
+        self.open = None
+
+    def _now(self) -> Clock:
+        return Clock(time.perf_counter(), self.traces.count)
 
     # -- 1. log_step ---------------------------------------------------------------------------------------
 
@@ -103,148 +204,372 @@ class StepCollector:
         import tensorflow as tf
 
         if not tf.executing_eagerly():
-            log.warning("eagerrun.log_step() was called inside a tf.function being traced; call it outside, "
-                        "with the loss the step returns")
+            import logging
+
+            logging.getLogger("eagerrun").warning(
+                "eagerrun.log_step() was called inside a tf.function being traced; call it outside, with the "
+                "loss the step returns")
             return
-        self.explicit = True
-        if self._pending is not None:  # the optimizer hook saw this step too: log_step's record replaces it
-            self._step_started, self._traces_at_start = self._pending["started"], self._pending["traces"]
-            self._pending = None
-        numbers = {name: value for name, value in ((k, to_float(v)) for k, v in metrics.items())
-                   if value is not None}
-        self._finish_step(loss=to_float(loss), source="log_step", metrics=numbers)
+        if not self.explicit:
+            self.explicit = True
+            open_step, self.open = self.open, None  # the hooks saw this step too: log_step's record replaces it
+            if open_step is not None and self._last_end is None:
+                self._activity = open_step.start
+        start = self._last_end or self._activity or self._created
+        values = {"loss": to_float(loss), **{name: to_float(value) for name, value in metrics.items()}}
+        self._record(("log_step",), start=start, end=self._now(), source="log_step", values=values)
 
     # -- 2. Keras fit --------------------------------------------------------------------------------------
 
-    def fit_callback(self, batch_size: int | None) -> Any:
+    def fit_started(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """A fit call begins: what came before is closed, a phase starts; returns the callback to add."""
+        self.close_open_step()
+        self.in_fit += 1
+        self._fit_calls += 1
+        self.watched_anything = True
+        return self._fit_callback(("fit", self._fit_calls), fit_batch_size(args, kwargs))
+
+    def fit_ended(self) -> None:
+        self.flush_fit()
+        self.in_fit -= 1
+        self._last_end = self._activity = None  # a loop after fit starts its own phase at its first call
+
+    def flush_fit(self) -> None:
+        pending, self._fit_pending = self._fit_pending, []
+        for record in pending:
+            self._record(**record)
+
+    def _fit_callback(self, head: Hashable, batch_size: int | None) -> Any:
         import keras
 
         collector = self
 
         class EagerrunStepLogger(keras.callbacks.Callback):
-            """Records each training batch's loss and time; added to fit() by eagerrun."""
+            """Records each training batch's values and time; added to fit() by eagerrun."""
 
             epoch = 0
+            begin = 0
+            started: Clock | None = None
+            validation_started = 0.0
+            validation_s: float | None = None
 
             def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
                 self.epoch = epoch + 1
+                self.validation_s = None
 
             def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
-                if batch == 0:  # the first batch of each epoch starts after the epoch's setup
-                    collector._started_by_hook = False
-                collector.mark_step_start()
+                collector.flush_fit()
+                stop_point()
+                self.begin = batch
+                # an epoch's first batch starts after the epoch's setup (and the validation before it)
+                self.started = collector._now() if batch == 0 or collector._last_end is None \
+                    else collector._last_end
 
             def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
-                if collector.explicit:
+                if collector.explicit or self.started is None:
                     return
-                logs = dict(logs or {})
-                loss = to_float(logs.pop("loss", None))
-                metrics = {k: v for k, v in ((k, to_float(v)) for k, v in logs.items()) if v is not None}
-                collector._finish_step(loss=loss, source="fit", epoch=self.epoch, batch_size=batch_size,
-                                       metrics=metrics)
+                end = collector._now()
+                values = {name: to_float(value) for name, value in (logs or {}).items()}
+                count = max(1, batch - self.begin + 1)
+                share = (end.at - self.started.at) / count
+                for index in range(count):
+                    start = Clock(self.started.at + index * share, self.started.traces)
+                    collector._fit_pending.append(dict(
+                        head=head, source="fit", epoch=self.epoch, batch_size=batch_size, values=values,
+                        batches_per_call=count, start=start,
+                        end=end if index == count - 1 else Clock(start.at + share, start.traces)))
+                collector._last_end = end
+
+            def on_test_begin(self, logs: Any = None) -> None:
+                self.validation_started = time.perf_counter()
+
+            def on_test_end(self, logs: Any = None) -> None:
+                self.validation_s = time.perf_counter() - self.validation_started
+
+            def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+                validation = {name: to_float(value) for name, value in (logs or {}).items()
+                              if name.startswith("val_")}
+                if collector._fit_pending and (validation or self.validation_s is not None):
+                    last = collector._fit_pending[-1]
+                    last["values"] = {**last["values"], **validation}
+                    last["validation_s"] = self.validation_s
+                collector.flush_fit()
+                stop_point()
 
         return EagerrunStepLogger()
 
-    # -- 3. plain custom loops -----------------------------------------------------------------------------
+    # -- 3. custom loops: the events -----------------------------------------------------------------------
 
-    def tape_gradient(self, target: Any) -> None:
-        if self.in_fit or self.explicit:
+    def tape_entered(self) -> None:
+        if self.depth == 0 and self._activity is None and self.autolog:
+            self._activity = self._now()
+
+    def function_started(self, function: Any) -> Clock:
+        self.depth = 1
+        self._calling = function
+        self._call = Updates()
+        return self._now()
+
+    def function_failed(self) -> None:
+        self.depth = 0
+        self._calling = None
+
+    def gradient_taken(self, target: Any, sources: Any, gradients: Any) -> None:
+        if self.explicit or not self.autolog or not over_variables(sources):
+            return
+        import tensorflow as tf
+
+        self.watched_anything = True
+        eager = tf.executing_eagerly()
+        if self.depth == 0 and not eager:
+            return  # a graph traced outside any call (get_concrete_function): no step runs
+        site, name = self._caller_name(target)
+        first = next((g for g in tf.nest.flatten(gradients) if g is not None), None)
+        if self.depth == 0:  # a loop without tf.function: this call is a unit of its own
+            step = self._unit(("gradient", site), start=self._activity or self._now())
+            record = Target(name=name, value=to_float(target))
+            step.loose.targets.append(record)
+        elif eager:  # an eager tf.function body (--eager)
+            record = Target(name=name, value=target)
+            self._call.targets.append(record)
+        else:  # tracing the graph of the function being called
+            record = Target(name=name, value=target, slot=self._write_to_pool(target, len(self._call.targets)))
+            self._call.targets.append(record)
+        if first is not None:
+            (step.loose if self.depth == 0 else self._call).by_gradient[id(first)] = record
+
+    def optimizer_applied(self, optimizer: Any, grads: Any) -> None:
+        if self.explicit or not self.autolog:
+            return
+        self.watched_anything = True
+        grads = list(grads)
+        if self.depth:
+            self._call.apply(optimizer, grads)
             return
         import tensorflow as tf
 
         if tf.executing_eagerly():
-            self._tape_target = target
+            step = self._unit(("optimizer", id(optimizer)), start=self._activity or self._now())
+            step.loose.apply(optimizer, grads)
+            stop_point()  # a stop here keeps this update's step: finish() records it
 
-    def optimizer_update(self) -> None:
-        """An outermost optimizer update: a step of an eager loop, or marks the traced function as a step."""
-        if self.in_fit or self.explicit or not self.autolog:
+    def function_returned(self, function: Any, result: Any, started: Clock) -> None:
+        self.depth = 0
+        self._calling = None
+        call, self._call = self._call, Updates()
+        if self.explicit or not self.autolog:
             return
-        import tensorflow as tf
-
-        if not tf.executing_eagerly():
-            if self._calls:
-                self._step_functions.add(id(self._calls[0]))
+        info = self._functions.get(id(function))
+        if call.targets or call.optimizers:
+            if info is None:
+                info = self._functions[id(function)] = FunctionSteps()
+            info.trains = True
+            if not self.eager:
+                info.layout, info.reads_pool = graph_layout(call)
+        if info is None or not info.trains:
             return
-        self._begin_pending(to_float(self._tape_target) if self._tape_target is not None else None)
-        self._tape_target = None
+        losses = self._call_losses(call, info, result)
+        returned = returned_scalars(result, exclude={loss.name for loss in losses if loss.from_dict})
+        step = self._unit(("function", id(function)), start=self._activity or started)
+        step.losses.extend(losses)
+        step.returned.update(returned)
+        stop_point()
 
-    def function_returned(self, function: Any, result: Any, started: float, traces_before: int) -> None:
-        """A top-level tf.function call returned; if its graph updates an optimizer, that was one step."""
-        if id(function) not in self._step_functions or self.in_fit or self.explicit:
-            return
-        self.mark_step_start(at=started, traces=traces_before)
-        self._begin_pending(to_float(result))
+    # -- 3. custom loops: units and steps ------------------------------------------------------------------
 
-    def _begin_pending(self, loss: float | None) -> None:
-        """Confirm the step before, and hold this one until the next step or the script's end confirms it
-        (a log_step call in between replaces it)."""
-        self._commit_pending()
-        pending = {"loss": loss, "started": self._step_started, "traces": self._traces_at_start}
-        pending["time_s"], pending["traced"] = self._end_step()
-        self._pending = pending
-        stop_point()  # a stop here keeps this step: finish() confirms it
+    def _unit(self, key: Hashable, *, start: Clock) -> OpenStep:
+        """The open step a unit of kind `key` belongs to: a new one when `key` already ran in the open one."""
+        step = self.open
+        if step is not None and key in step.keys:
+            self._close(step)
+            step = None
+        if step is None:
+            new_phase = key != self._head
+            begin = start if new_phase or self._last_end is None else self._last_end
+            if new_phase:
+                self.phase += 1
+                self._head = key
+            step = self.open = OpenStep(head=key, phase=self.phase, start=begin, end=begin)
+        step.keys.add(key)
+        step.end = self._now()
+        return step
 
-    def _commit_pending(self) -> None:
-        if self._pending is None:
-            return
-        pending, self._pending = self._pending, None
-        self.recorder.add(loss=pending["loss"], time_s=pending["time_s"], source="autolog",
-                          traced=pending["traced"])
+    def _close(self, step: OpenStep) -> None:
+        self.open = None
+        losses = step.losses + [Loss(t.name, t.value) for t in step.loose.losses()]
+        self._record(step.head, start=step.start, end=step.end, source="autolog",
+                     values=name_values(losses, step.returned), phase=step.phase)
+
+    def close_open_step(self) -> None:
+        if self.open is not None:
+            self._close(self.open)
+
+    def _record(self, head: Hashable, *, start: Clock, end: Clock, source: str, values: dict[str, float | None],
+                phase: int | None = None, epoch: int | None = None, batch_size: int | None = None,
+                batches_per_call: int = 1, validation_s: float | None = None) -> None:
+        if phase is None:
+            if head != self._head:
+                self.phase += 1
+                self._head = head
+            phase = self.phase
+        self.recorder.add(time_s=end.at - start.at, source=source, values=values, epoch=epoch, phase=phase,
+                          traced=end.traces > start.traces,
+                          retraced=self.traces.retraced_between(start.traces, end.traces),
+                          batch_size=batch_size, batches_per_call=batches_per_call, validation_s=validation_s)
+        self._last_end = end
+        self._activity = None
 
     def finish(self) -> None:
-        """The script ended (or died): the last optimizer-update step is confirmed."""
+        """The script ended (or died): the step still open and fit's held batches are recorded."""
+        self.flush_fit()
         if not self.explicit:
-            self._commit_pending()
+            self.close_open_step()
 
+    # -- 3. custom loops: where the values are -------------------------------------------------------------
 
-@contextlib.contextmanager
-def collecting(recorder: Recorder, traces: TraceCounter, *, autolog: bool) -> Iterator[StepCollector]:
-    """Activate log_step, and with `autolog` the fit callback and the custom-loop hooks, for one script."""
-    global _active
-    collector = StepCollector(recorder, traces, autolog=autolog)
-    _active = collector
-    try:
-        with contextlib.ExitStack() as stack:
-            if autolog:
-                stack.enter_context(patched_fit(collector))
-                stack.enter_context(patched_custom_loop_hooks(collector))
-            try:
-                yield collector
-            finally:
-                collector.finish()
-    finally:
-        _active = None
+    def _call_losses(self, call: Updates, info: FunctionSteps, result: Any) -> list[Loss]:
+        if self.eager:
+            returned = returned_paths(result)
+            losses = []
+            for target in call.losses():
+                key = next((path[-1] for path, value in returned if value is target.value
+                            and path and isinstance(path[-1], str)), None)
+                losses.append(Loss(key or target.name, to_float(target.value), from_dict=key is not None))
+            return losses
+        pool = self._pool.numpy() if info.reads_pool else None
+        losses = []
+        for target in info.layout:
+            if target.returned_as is not None:
+                value = to_float(value_at(result, target.returned_as))
+                key = target.returned_as[-1] if target.returned_as and isinstance(target.returned_as[-1], str) \
+                    else None
+                losses.append(Loss(key or target.name, value, from_dict=key is not None))
+            else:
+                value = float(pool[target.slot]) if pool is not None and target.slot is not None else None
+                losses.append(Loss(target.name, value))
+        return losses
 
+    def _write_to_pool(self, target: Any, ordinal: int) -> int | None:
+        """Graph mode, at trace time: add an op that writes the target's value where eagerrun reads it."""
+        import tensorflow as tf
 
-@contextlib.contextmanager
-def patch_attribute(owner: Any, name: str, replacement: Any) -> Iterator[None]:
-    original = getattr(owner, name)
-    setattr(owner, name, replacement)
-    try:
-        yield
-    finally:
-        setattr(owner, name, original)
-
-
-@contextlib.contextmanager
-def patched_fit(collector: StepCollector) -> Iterator[None]:
-    """Add eagerrun's callback to every `keras.Model.fit` call for the duration of the script."""
-    import keras
-
-    original_fit = keras.Model.fit
-
-    @functools.wraps(original_fit)
-    def fit(model: Any, *args: Any, **kwargs: Any) -> Any:
-        callbacks = list(kwargs.pop("callbacks", None) or [])
-        callbacks.append(collector.fit_callback(fit_batch_size(args, kwargs)))
-        collector.in_fit += 1
+        key = (id(self._calling), ordinal)
+        slot = self._slots.get(key)
+        if slot is None:
+            if len(self._slots) >= POOL_SIZE:
+                return None
+            slot = self._slots[key] = len(self._slots)
         try:
-            return original_fit(model, *args, callbacks=callbacks, **kwargs)
-        finally:
-            collector.in_fit -= 1
+            value = tf.convert_to_tensor(target)
+            if value.shape.rank != 0 or value.dtype != tf.float32:
+                value = tf.cast(tf.reduce_mean(value), tf.float32)
+            self._pool.scatter_nd_update([[slot]], tf.reshape(value, [1]))
+        except (TypeError, ValueError):
+            return None
+        return slot
 
-    with patch_attribute(keras.Model, "fit", fit):
-        yield
+    def _caller_name(self, target: Any) -> tuple[Any, str | None]:
+        """(the script's line that asked for the gradient, the name it gave the target there)."""
+        frame = sys._getframe(2)
+        while frame is not None and is_library_code(frame.f_code.co_filename):
+            frame = frame.f_back
+        if frame is None:
+            return None, None
+        site = (frame.f_code, frame.f_lineno)
+        known = self._names.get(site)
+        if known is None:
+            name = next((key for key, value in frame.f_locals.items() if value is target), None)
+            known = self._names[site] = (site, name)
+        return known
+
+
+def over_variables(sources: Any) -> bool:
+    """Whether a gradient is taken over variables (training), not over input tensors (a gradient penalty,
+    a saliency map)."""
+    first = sources
+    while isinstance(first, (list, tuple)) and first:
+        first = first[0]
+    if isinstance(first, dict):
+        first = next(iter(first.values()), None)
+    return hasattr(first, "assign")
+
+
+_LIBRARY_DIRS: dict[str, bool] = {}
+
+
+def is_library_code(filename: str) -> bool:
+    """TensorFlow's, Keras', eagerrun's own and Python's frozen frames: not where a user names a loss."""
+    known = _LIBRARY_DIRS.get(filename)
+    if known is None:
+        parts = os.path.normpath(filename).split(os.sep)
+        known = _LIBRARY_DIRS[filename] = filename.startswith("<") or any(
+            part in ("tensorflow", "keras", "eagerrun", "autograph") for part in parts[:-1])
+    return known
+
+
+def graph_layout(call: Updates) -> tuple[list[Target], bool]:
+    """Where each loss of a traced call is: in the function's result when it returns it, else in the pool."""
+    losses = call.losses()
+    for target in losses:
+        target.returned_as = returned_path_in_graph(target.value)
+    return losses, any(t.returned_as is None and t.slot is not None for t in losses)
+
+
+def returned_path_in_graph(target: Any) -> tuple[Any, ...] | None:
+    """The path in the traced function's outputs of a tensor it returns (TensorFlow wraps each returned
+    tensor in an Identity op), or None. Read after the trace, from the graph's structured outputs."""
+    graph = getattr(target, "graph", None)
+    name = getattr(target, "name", None)
+    for path, output in returned_paths(getattr(graph, "structured_outputs", None)):
+        op = getattr(output, "op", None)
+        if output is target or (op is not None and op.type == "Identity" and op.inputs[0].name == name):
+            return path
+    return None
+
+
+def returned_paths(result: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[tuple[Any, ...], Any]]:
+    """(path, leaf) for a function's result made of dicts, lists and tuples."""
+    if isinstance(result, dict):
+        return [item for key, value in result.items() for item in returned_paths(value, (*prefix, key))]
+    if isinstance(result, (list, tuple)):
+        return [item for index, value in enumerate(result) for item in returned_paths(value, (*prefix, index))]
+    return [(prefix, result)] if result is not None else []
+
+
+def value_at(result: Any, path: tuple[Any, ...]) -> Any:
+    for key in path:
+        result = result[key]
+    return result
+
+
+def returned_scalars(result: Any, *, exclude: set[str | None]) -> dict[str, float | None]:
+    """A returned dict's scalar entries (a step function's own named values)."""
+    if not isinstance(result, dict):
+        return {}
+    values = {}
+    for key, value in result.items():
+        if key in exclude or not isinstance(key, str) or getattr(value, "shape", ()) not in ((), []):
+            continue
+        number = to_float(value)
+        if number is not None:
+            values[key] = number
+    return values
+
+
+def name_values(losses: list[Loss], returned: dict[str, float | None]) -> dict[str, float | None]:
+    """A step's values by name: one loss is `loss`, several take their dict key, the script's variable
+    name, or `loss_<n>`; then the returned dict's other entries, which keep their names."""
+    values: dict[str, float | None] = {}
+    if len(losses) == 1 and not losses[0].from_dict and "loss" not in returned:
+        values["loss"] = losses[0].value
+    else:
+        for index, loss in enumerate(losses, start=1):
+            name = loss.name if loss.name and loss.name not in values and loss.name not in returned \
+                else f"loss_{index}"
+            if name not in values and name not in returned:
+                values[name] = loss.value
+    values.update(returned)
+    return values
 
 
 def fit_batch_size(args: tuple[Any, ...], kwargs: dict[str, Any]) -> int | None:
@@ -261,63 +586,3 @@ def fit_batch_size(args: tuple[Any, ...], kwargs: dict[str, Any]) -> int | None:
         batch_size = kwargs.get("batch_size", args[2] if len(args) > 2 else None)
         return min(int(batch_size or 32), int(x.shape[0]))
     return None
-
-
-@contextlib.contextmanager
-def patched_custom_loop_hooks(collector: StepCollector) -> Iterator[None]:
-    """Watch GradientTape.gradient, the optimizer's update and tf.function calls, for plain loops."""
-    import tensorflow as tf
-    from keras.src.optimizers.base_optimizer import BaseOptimizer
-    from tensorflow.python.eager.polymorphic_function.polymorphic_function import Function
-
-    original_gradient = tf.GradientTape.gradient
-    original_apply = BaseOptimizer.apply
-    original_call = Function.__call__
-
-    @functools.wraps(original_gradient)
-    def gradient(tape: Any, target: Any, *args: Any, **kwargs: Any) -> Any:
-        collector.tape_gradient(target)
-        return original_gradient(tape, target, *args, **kwargs)
-
-    @functools.wraps(original_apply)
-    def apply(optimizer: Any, *args: Any, **kwargs: Any) -> Any:
-        collector._apply_depth += 1
-        try:
-            result = original_apply(optimizer, *args, **kwargs)
-        finally:
-            collector._apply_depth -= 1
-        if collector._apply_depth == 0:  # a LossScaleOptimizer's inner update is not a second step
-            collector.optimizer_update()
-        return result
-
-    @functools.wraps(original_call)
-    def call(function: Any, *args: Any, **kwargs: Any) -> Any:
-        outermost = collector._call_depth == 0 and tf.executing_eagerly()
-        if outermost:
-            collector._calls.append(function)
-        collector._call_depth += 1
-        started, traces_before = time.perf_counter(), collector.traces.count
-        try:
-            result = original_call(function, *args, **kwargs)
-        finally:
-            collector._call_depth -= 1
-            if outermost:
-                collector._calls.pop()
-        if outermost:
-            collector.function_returned(function, result, started, traces_before)
-        return result
-
-    enter_tape = tf.GradientTape.__enter__
-
-    @functools.wraps(enter_tape)
-    def tape_enter(tape: Any) -> Any:
-        if not collector.in_fit and tf.executing_eagerly():
-            collector.mark_step_start()
-        return enter_tape(tape)
-
-    with contextlib.ExitStack() as stack:
-        stack.enter_context(patch_attribute(tf.GradientTape, "gradient", gradient))
-        stack.enter_context(patch_attribute(tf.GradientTape, "__enter__", tape_enter))
-        stack.enter_context(patch_attribute(BaseOptimizer, "apply", apply))
-        stack.enter_context(patch_attribute(Function, "__call__", call))
-        yield

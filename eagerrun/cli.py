@@ -139,12 +139,22 @@ def run_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      help="Do not hook Keras fit or plain custom loops; only eagerrun.log_step() records."),
         click.option("--script-decides", is_flag=True,
                      help="Let the script's own tf.config.run_functions_eagerly() calls win over the flag."),
+        click.option("--run-report", type=click.Path(dir_okay=False, path_type=Path), metavar="PATH",
+                     help="Write how the run went as one JSON object: exit code, error, steps, phases and "
+                     "every tf.function with its trace count."),
         click.option("-q", "--quiet", is_flag=True,
                      help="Print nothing of eagerrun's own but warnings and errors."),
+        click.option("-v", "--verbose", is_flag=True,
+                     help="Also show TensorFlow's own start-up log lines (hidden by default)."),
     ]
     for option in reversed(options):
         command = option(command)
     return command
+
+
+def resolved(path: Path | None) -> Path | None:
+    """A user's path made absolute once, here: a script that changes directory cannot move it."""
+    return None if path is None else path.expanduser().absolute()
 
 
 TRAIN_ONLY = ("epochs", "steps", "xla", "on_nan", "steps_per_execution", "checkpoint_dir", "checkpoint_every",
@@ -172,10 +182,11 @@ def build_run_config(ctx: click.Context, *, target: str, args: tuple[str, ...], 
         what = Target(script=SCRIPT_PATH.convert(target, target_param(ctx), ctx), args=args)
     train = TrainOptions(epochs=options["epochs"], steps=options["steps"], xla=options["xla"],
                          steps_per_execution=options["steps_per_execution"], on_nan=options["on_nan"],
-                         checkpoint_dir=options["checkpoint_dir"], checkpoint_every=options["checkpoint_every"],
+                         checkpoint_dir=resolved(options["checkpoint_dir"]), checkpoint_every=options["checkpoint_every"],
                          strategy=StrategyOptions(options["strategy"], options["cpu_replicas"]))
-    output = OutputOptions(metrics_out=options["metrics_out"], tensorboard=options["tensorboard"],
-                           log_every=options["log_every"], quiet=options["quiet"])
+    output = OutputOptions(metrics_out=resolved(options["metrics_out"]), tensorboard=resolved(options["tensorboard"]),
+                           log_every=options["log_every"], quiet=options["quiet"], verbose=options["verbose"],
+                           run_report=resolved(options["run_report"]))
     return RunConfig(mode=mode, target=what, output=output, train=train if options["train"] else None,
                      seed=options["seed"], autolog=not options["no_autolog"],
                      script_decides=options["script_decides"])

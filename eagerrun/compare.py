@@ -1,8 +1,9 @@
 """`eagerrun compare`: the same script, eager and graph, each in a fresh process, step by step.
 
 Each mode needs its own process (the mode is process-global and tf.data debug mode cannot be undone), so
-compare runs eagerrun itself twice (three times with XLA) with one seed and a metrics file each, and reads
-the files back: what it compares is exactly what `--metrics-out` recorded.
+compare runs eagerrun itself twice (three times with XLA) with one seed, a metrics file and a run report
+each, and reads them back: what it compares is exactly what `--metrics-out` recorded, every value of every
+step (each loss, each metric).
 """
 
 from __future__ import annotations
@@ -12,13 +13,13 @@ import math
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from eagerrun.errors import EXIT_FAILURE, EagerrunError
 from eagerrun.loader import Target
-from eagerrun.records import StepRecord, summarize
+from eagerrun.records import RunReport, StepRecord, summarize
 
 
 @dataclass(frozen=True)
@@ -33,30 +34,65 @@ class CompareOptions:
 
 
 @dataclass(frozen=True)
+class ModeRun:
+    """One mode's run: its steps, its report, and its error where it failed."""
+
+    records: list[StepRecord]
+    report: RunReport | None
+    exit_code: int
+    error: str | None = None
+
+    @property
+    def failed(self) -> bool:
+        return self.exit_code != 0
+
+    @property
+    def ran_functions(self) -> bool | None:
+        """Whether any tf.function traced (None when the run left no report)."""
+        return None if self.report is None else bool(self.report.functions)
+
+
+@dataclass(frozen=True)
 class Comparison:
     runs: dict[str, list[StepRecord]]  # "eager", "graph" and maybe "graph+xla", each's steps
     first_divergent_step: int | None
     max_abs_diff: float
     steps_compared: int
+    divergent_value: str | None = None  # the value that left eager's first, e.g. "gen_loss"
+    failures: dict[str, str] = field(default_factory=dict)  # mode -> its error, for a mode that failed
+    same_code: bool = False  # no tf.function ran: both modes ran exactly the same code
+
+    @property
+    def step_counts(self) -> dict[str, int]:
+        return {name: len(records) for name, records in self.runs.items()}
 
     @property
     def match(self) -> bool:
-        return self.first_divergent_step is None and self.steps_compared > 0
+        return (self.first_divergent_step is None and self.steps_compared > 0 and not self.failures
+                and len(set(self.step_counts.values())) == 1)
 
     def median_step_s(self, name: str) -> float | None:
         return summarize(self.runs[name]).median_steady_s
 
     @property
     def speedup(self) -> float | None:
+        """Eager's median steady step over graph's; None where there is nothing honest to divide."""
+        if self.same_code or self.failures:
+            return None
         eager, graph = self.median_step_s("eager"), self.median_step_s("graph")
         return eager / graph if eager and graph else None
 
     @property
     def likely_cause(self) -> str | None:
-        """Where the runs part says what to suspect. Python side effects in a tf.function run at trace time
-        in graph mode, during the first step, as in eager mode: they show from step 2. A first step that
-        already differs means the runs did not start from the same weights or the same batch."""
-        if self.match or self.first_divergent_step is None or self.steps_compared == 0:
+        """What to suspect. A run that failed, or runs of different lengths, say so first. Python side effects
+        in a tf.function run at trace time in graph mode, during the first step, as in eager mode: they show
+        from step 2. A first step that already differs means the runs did not start from the same weights or
+        the same batch."""
+        if self.failures:
+            return "mode_failed"
+        if len(set(self.step_counts.values())) > 1:
+            return "step_count_mismatch"
+        if self.match or self.first_divergent_step is None:
             return None
         return "unseeded_randomness" if self.first_divergent_step == 1 else "python_side_effect"
 
@@ -64,19 +100,24 @@ class Comparison:
         return {
             "match": self.match,
             "first_divergent_step": self.first_divergent_step,
+            "divergent_value": self.divergent_value,
             "likely_cause": self.likely_cause,
             "max_abs_diff": self.max_abs_diff,
             "steps_compared": self.steps_compared,
+            "steps": self.step_counts,
+            "failed": self.failures,
+            "same_code": self.same_code,
             "speedup": self.speedup,
             "median_step_s": {name: self.median_step_s(name) for name in self.runs},
         }
 
 
-def run_mode(options: CompareOptions, *, mode: str, xla: bool, folder: Path) -> list[StepRecord]:
-    """One fresh eagerrun process in `mode`; its steps, read back from its metrics file."""
-    metrics = folder / f"{mode}{'-xla' if xla else ''}.jsonl"
+def run_mode(options: CompareOptions, *, mode: str, xla: bool, folder: Path) -> ModeRun:
+    """One fresh eagerrun process in `mode`; its steps and report, read back from its files."""
+    name = f"{mode}{'-xla' if xla else ''}"
+    metrics, report_path = folder / f"{name}.jsonl", folder / f"{name}.json"
     command = [sys.executable, "-m", "eagerrun", "run", "--mode", mode, "--seed", str(options.seed),
-               "--metrics-out", str(metrics), "--quiet"]
+               "--metrics-out", str(metrics), "--run-report", str(report_path), "--quiet"]
     if options.train:
         command.append("--train")
         if options.steps is not None:
@@ -89,24 +130,16 @@ def run_mode(options: CompareOptions, *, mode: str, xla: bool, folder: Path) -> 
         command.append(str(options.target.script))
     command += list(options.target.args)
     finished = subprocess.run(command, capture_output=True, text=True)
-    if finished.returncode != 0:
-        last = (finished.stderr.strip().splitlines() or ["(no output)"])[-1]
-        raise EagerrunError(f"the {mode} run failed (exit {finished.returncode}): {last}", exit_code=EXIT_FAILURE)
-    records = [record_from_json(json.loads(line)) for line in metrics.read_text().splitlines() if line]
+    records = [StepRecord.from_json(json.loads(line))
+               for line in (metrics.read_text().splitlines() if metrics.exists() else []) if line]
     if options.steps is not None:
         records = records[: options.steps]
-    return records
-
-
-def record_from_json(data: dict[str, Any]) -> StepRecord:
-    loss = data.get("loss")
-    if loss is None and data.get("finite") is False:
-        loss = math.nan
-    known = {"step", "epoch", "loss", "time_s", "mode", "traced", "source", "batch_size", "finite"}
-    return StepRecord(step=data["step"], epoch=data.get("epoch"), loss=loss, time_s=data["time_s"],
-                      mode=data["mode"], traced=data["traced"], source=data["source"],
-                      batch_size=data.get("batch_size"),
-                      metrics={k: v for k, v in data.items() if k not in known})
+    report = RunReport.read(report_path)
+    error = None
+    if finished.returncode != 0:
+        error = (report.error if report is not None and report.error else None) or \
+            (finished.stderr.strip().splitlines() or ["(no output)"])[-1]
+    return ModeRun(records=records, report=report, exit_code=finished.returncode, error=error)
 
 
 def compare(options: CompareOptions) -> Comparison:
@@ -116,25 +149,49 @@ def compare(options: CompareOptions) -> Comparison:
                 "graph": run_mode(options, mode="graph", xla=False, folder=folder)}
         if options.xla:
             runs["graph+xla"] = run_mode(options, mode="graph", xla=True, folder=folder)
-    return compare_losses(runs, rtol=options.rtol, atol=options.atol)
+    failures = {name: f"exit {run.exit_code}: {run.error}" for name, run in runs.items() if run.failed}
+    if len(failures) == len(runs):
+        raise EagerrunError("every run failed: " + "; ".join(f"{name} {why}" for name, why in failures.items()),
+                            exit_code=EXIT_FAILURE)
+    result = compare_values({name: run.records for name, run in runs.items()}, rtol=options.rtol,
+                            atol=options.atol)
+    same_code = runs["graph"].ran_functions is False
+    return Comparison(runs=result.runs, first_divergent_step=result.first_divergent_step,
+                      max_abs_diff=result.max_abs_diff, steps_compared=result.steps_compared,
+                      divergent_value=result.divergent_value, failures=failures, same_code=same_code)
 
 
-def compare_losses(runs: dict[str, list[StepRecord]], *, rtol: float, atol: float) -> Comparison:
-    """The first step where any run's loss leaves eager's by more than atol + rtol·|eager|."""
+def compare_values(runs: dict[str, list[StepRecord]], *, rtol: float, atol: float) -> Comparison:
+    """The first step where any value of any run leaves eager's by more than atol + rtol·|eager|, over the
+    steps all runs have. A value one run recorded and another did not is a divergence; a value no run could
+    record is not compared."""
     reference = runs["eager"]
     count = min(len(records) for records in runs.values())
-    first_divergent, max_diff = None, 0.0
+    first_divergent, divergent_value, max_diff = None, None, 0.0
     for index in range(count):
-        expected = reference[index].loss
-        for records in runs.values():
-            actual = records[index].loss
-            if expected is None or actual is None or (math.isnan(expected) and math.isnan(actual)):
-                continue
-            diff = abs(actual - expected) if math.isfinite(actual) and math.isfinite(expected) else math.inf
-            max_diff = max(max_diff, diff)
-            if diff > atol + rtol * abs(expected) and first_divergent is None:
-                first_divergent = reference[index].step
-    if count and any(len(records) != count for records in runs.values()) and first_divergent is None:
-        first_divergent = count + 1  # one run recorded more steps than another
+        names = list(dict.fromkeys(name for records in runs.values() for name in records[index].values))
+        for name in names:
+            expected = reference[index].values.get(name)
+            for records in runs.values():
+                diff = value_difference(expected, records[index].values.get(name))
+                if diff is None:
+                    continue
+                if math.isfinite(diff):
+                    max_diff = max(max_diff, diff)
+                if diff > atol + rtol * abs(expected or 0.0) and first_divergent is None:
+                    first_divergent, divergent_value = reference[index].step, name
     return Comparison(runs=runs, first_divergent_step=first_divergent, max_abs_diff=max_diff,
-                      steps_compared=count)
+                      steps_compared=count, divergent_value=divergent_value)
+
+
+def value_difference(expected: float | None, actual: float | None) -> float | None:
+    """|actual - expected|; None when neither was recorded (nothing to compare); inf when only one was, or
+    when one is non-finite and the other is not; 0 for the same non-finite value."""
+    if expected is None and actual is None:
+        return None
+    if expected is None or actual is None:
+        return math.inf
+    if math.isfinite(expected) and math.isfinite(actual):
+        return abs(actual - expected)
+    same = (math.isnan(expected) and math.isnan(actual)) or expected == actual
+    return 0.0 if same else math.inf

@@ -18,6 +18,8 @@ class OutputOptions:
     tensorboard: Path | None = None
     log_every: int | None = None
     quiet: bool = False
+    verbose: bool = False  # show TensorFlow's own start-up log lines
+    run_report: Path | None = None  # one JSON object on how the run went (compare reads it)
 
 
 @dataclass(frozen=True)

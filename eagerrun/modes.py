@@ -9,17 +9,17 @@ and can never be turned off again in the process).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import platform
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any, Literal
 
 from eagerrun.errors import EXIT_FAILURE, EXIT_USAGE, EagerrunError
+from eagerrun.startup_log import quiet_tensorflow_startup
 
 Mode = Literal["eager", "graph"]
 ModeSource = Literal["flag", "env", "default"]
@@ -67,17 +67,26 @@ def resolve_mode(*, eager: bool, graph: bool, mode_option: str | None, option_so
 _tf: ModuleType | None = None
 
 
-def import_tensorflow() -> ModuleType:
+def import_tensorflow(*, show_tf_log: bool = False) -> ModuleType:
     """Import TensorFlow once, quietly, or say in one line how to install it.
 
-    TensorFlow's C++ INFO and WARNING lines are hidden unless the user set TF_CPP_MIN_LOG_LEVEL themselves;
-    errors still show.
+    TensorFlow's C++ INFO and WARNING lines are hidden unless the user set TF_CPP_MIN_LOG_LEVEL themselves,
+    and so are the start-up lines its runtime prints before it reads that setting (`startup_log`); errors
+    still show. The devices are looked up here too, because the first look prints one of those lines
+    (cuInit failing on a machine without a GPU). `list_physical_devices` does not initialise the runtime,
+    so the user's script and `--cpu-replicas` can still configure devices afterwards. `show_tf_log` hides
+    nothing and leaves TensorFlow's log level as it is. Only the first call imports: later ones return
+    the module whatever they pass.
     """
     global _tf
     if _tf is None:
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        if not show_tf_log:
+            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         try:
-            import tensorflow as tf
+            with quiet_tensorflow_startup(show=show_tf_log):
+                import tensorflow as tf
+
+                tf.config.list_physical_devices()
         except ImportError as exc:
             raise EagerrunError(
                 f"TensorFlow is not installed ({exc}); install it with: pip install 'tensorflow>=2.16'",
@@ -94,31 +103,29 @@ def data_debug_mode_enabled() -> bool:
     return bool(debug_mode.DEBUG_MODE)
 
 
-def apply_mode(choice: ModeChoice) -> None:
+def apply_mode(choice: ModeChoice, *, show_tf_log: bool = False) -> None:
     """Put TensorFlow in the chosen mode. Call before the user's code is imported.
 
     Eager also turns on tf.data debug mode, because `run_functions_eagerly` alone leaves `Dataset.map`
     functions traced. Graph cannot undo an earlier debug mode in this process; nothing here needs it to,
-    since every eagerrun process applies exactly one mode.
+    since every eagerrun process applies exactly one mode. `show_tf_log`: see `import_tensorflow`.
     """
-    tf = import_tensorflow()
+    tf = import_tensorflow(show_tf_log=show_tf_log)
     tf.config.run_functions_eagerly(choice.eager)
     if choice.eager and not data_debug_mode_enabled():
         tf.data.experimental.enable_debug_mode()
 
 
-@contextlib.contextmanager
-def guard_script_mode(choice: ModeChoice, *, script_decides: bool) -> Iterator[None]:
-    """Keep the requested mode even when the script calls `tf.config.run_functions_eagerly` itself.
+def script_mode_guard(choice: ModeChoice, *, script_decides: bool) -> Callable[[bool], None] | None:
+    """What a script's own `tf.config.run_functions_eagerly(...)` call does under eagerrun (hooks.py puts it
+    in place), or None when the script's call goes through, as under plain python.
 
     Tutorials often switch the mode in the script; with an explicit `--eager`/`--graph` (or EAGERRUN_MODE)
     the command line wins and eagerrun warns once per call site, naming its file:line. When the mode only
-    came from the default, or with `script_decides`, the script's call goes through, as under plain python.
+    came from the default, or with `script_decides`, the script decides.
     """
-    tf = import_tensorflow()
     if script_decides or choice.source == "default":
-        yield
-        return
+        return None
     warned: set[tuple[str, int]] = set()
 
     def run_functions_eagerly(run_eagerly: bool) -> None:
@@ -134,15 +141,7 @@ def guard_script_mode(choice: ModeChoice, *, script_decides: bool) -> Iterator[N
                 *site, bool(run_eagerly), choice.mode, _describe_source(choice.source),
             )
 
-    names = ("run_functions_eagerly", "experimental_run_functions_eagerly")
-    saved = {name: getattr(tf.config, name) for name in names if hasattr(tf.config, name)}
-    for name in saved:
-        setattr(tf.config, name, run_functions_eagerly)
-    try:
-        yield
-    finally:
-        for name, original in saved.items():
-            setattr(tf.config, name, original)
+    return run_functions_eagerly
 
 
 def _describe_source(source: ModeSource) -> str:

@@ -21,18 +21,35 @@ from eagerrun.errors import EXIT_USAGE, EagerrunError
 
 @dataclass(frozen=True)
 class StepRecord:
-    """One finished step. `time_s` ends when the loss was on the host: what the user waited for."""
+    """One finished step. `time_s` ends when the step's values were on the host: what the user waited for.
 
-    step: int  # 1-based across the run
+    `values` holds every number the step produced, losses first (`loss`, or one per optimizer such as
+    `gen_loss`/`disc_loss`), then metrics; `None` is a value that could not be recorded, which is missing,
+    not non-finite. The JSON line written for it and read back by `compare` are both defined here.
+    """
+
+    step: int  # 1-based across the run; it does not restart with a new phase
     epoch: int | None  # 1-based; None where the source cannot know
-    loss: float | None  # None where the source cannot see the loss
     time_s: float
     mode: str
-    traced: bool  # a tf.function was traced (or retraced) during this step: its time includes tracing
+    traced: bool  # a tf.function was traced during this step: its time includes tracing
     source: str  # trainer | fit | log_step | autolog
+    values: Mapping[str, float | None] = field(default_factory=dict)
+    phase: int = 1  # each fit call, and each loop that trains other variables, is a phase
     batch_size: int | None = None  # the global batch, all replicas together
-    metrics: Mapping[str, float] = field(default_factory=dict)
     replicas: int = 1  # replicas in sync under a tf.distribute strategy
+    retraced: bool = False  # a function traced here had traced before: its inputs changed
+    batches_per_call: int = 1  # fit's steps_per_execution: K batches share one call's values and time
+    validation_s: float | None = None  # fit's validation after this step, timed apart from it
+
+    @property
+    def loss(self) -> float | None:
+        return self.values.get("loss")
+
+    @property
+    def non_finite(self) -> list[str]:
+        """Names of the values that are really NaN or infinite (a missing value is not among them)."""
+        return [name for name, value in self.values.items() if value is not None and not math.isfinite(value)]
 
     @property
     def examples_per_s(self) -> float | None:
@@ -41,17 +58,42 @@ class StepRecord:
         return self.batch_size / self.time_s
 
     def as_json(self) -> dict[str, Any]:
-        """JSON-safe: a non-finite loss is written as null (JSON has no NaN), with `finite: false`; a
-        non-finite metric is written as null."""
-        data = {"step": self.step, "epoch": self.epoch, "loss": self.loss, "time_s": self.time_s,
-                "mode": self.mode, "traced": self.traced, "source": self.source, "batch_size": self.batch_size,
-                "replicas": self.replicas}
-        data.update({name: value if math.isfinite(value) else None for name, value in self.metrics.items()})
-        finite = self.loss is None or math.isfinite(self.loss)
-        data["loss"] = self.loss if finite else None
-        if not finite:
-            data["finite"] = False
+        """JSON-safe: a missing value is null; a non-finite one is null too (JSON has no NaN) and named
+        in `non_finite` with what it was, so it reads back as itself."""
+        data: dict[str, Any] = {"step": self.step, "phase": self.phase, "epoch": self.epoch, "time_s": self.time_s,
+                                "mode": self.mode, "traced": self.traced, "source": self.source,
+                                "batch_size": self.batch_size, "replicas": self.replicas}
+        if self.retraced:
+            data["retraced"] = True
+        if self.batches_per_call > 1:
+            data["batches_per_call"] = self.batches_per_call
+        if self.validation_s is not None:
+            data["validation_s"] = self.validation_s
+        bad = {}
+        for name, value in self.values.items():
+            finite = value is None or math.isfinite(value)
+            data[name] = value if finite else None
+            if not finite:
+                bad[name] = str(value)
+        if bad:
+            data["non_finite"] = bad
         return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> StepRecord:
+        """The record a metrics line was written from (`as_json` read back)."""
+        bad = data.get("non_finite") or {}
+        values = {name: float(bad[name]) if name in bad else value
+                  for name, value in data.items() if name not in RECORD_KEYS}
+        return cls(step=data["step"], epoch=data.get("epoch"), time_s=data["time_s"], mode=data["mode"],
+                   traced=data.get("traced", False), source=data.get("source", ""), values=values,
+                   phase=data.get("phase", 1), batch_size=data.get("batch_size"),
+                   replicas=data.get("replicas", 1), retraced=data.get("retraced", False),
+                   batches_per_call=data.get("batches_per_call", 1), validation_s=data.get("validation_s"))
+
+
+RECORD_KEYS = frozenset({"step", "phase", "epoch", "time_s", "mode", "traced", "source", "batch_size", "replicas",
+                         "retraced", "batches_per_call", "validation_s", "non_finite", "finite"})
 
 
 class StepSink(Protocol):
@@ -80,26 +122,38 @@ class JsonlSink:
 
 
 class CsvSink:
-    """One CSV row a step with a header; metric columns are fixed by the first step that has any."""
+    """One CSV row a step with a header. A value name that appears later (a new phase's losses) rewrites
+    the file once with the wider header, so no value is ever dropped."""
 
-    COLUMNS = ("step", "epoch", "loss", "time_s", "mode", "traced", "source", "batch_size", "replicas")
+    COLUMNS = ("step", "phase", "epoch", "time_s", "mode", "traced", "source", "batch_size", "replicas")
 
     def __init__(self, path: Path, *, append: bool = False) -> None:
-        has_header = append and path.exists() and path.stat().st_size > 0
         self._file: IO[str] = open_metrics_file(path, append=append)
-        self._writer: csv.DictWriter[str] | None = None
-        self._has_header = has_header
+        self._columns: list[str] = []
+        if append and path.exists() and path.stat().st_size > 0:
+            with open(path, newline="", encoding="utf-8") as existing:
+                self._columns = next(csv.reader(existing), [])
 
     def write(self, record: StepRecord) -> None:
-        row = {key: getattr(record, key) for key in self.COLUMNS}
-        row.update(record.metrics)
-        if self._writer is None:
-            columns = list(self.COLUMNS) + [key for key in record.metrics if key not in self.COLUMNS]
-            self._writer = csv.DictWriter(self._file, fieldnames=columns, extrasaction="ignore")
-            if not self._has_header:
-                self._writer.writeheader()
-        self._writer.writerow(row)
+        row = record.as_json()
+        row.pop("non_finite", None)  # CSV keeps NaN and inf as text: float("nan") reads them back
+        row.update({name: value for name, value in record.values.items() if value is not None})
+        new = [key for key in row if key not in self._columns]
+        if new:
+            self._widen(self._columns + new)
+        csv.DictWriter(self._file, fieldnames=self._columns, extrasaction="ignore").writerow(row)
         self._file.flush()
+
+    def _widen(self, columns: list[str]) -> None:
+        self._file.flush()
+        with open(self._file.name, newline="", encoding="utf-8") as existing:
+            rows = list(csv.DictReader(existing)) if self._columns else []
+        self._file.seek(0)  # our own file, opened by us: rewritten whole with the wider header
+        self._file.truncate()
+        writer = csv.DictWriter(self._file, fieldnames=columns, extrasaction="ignore")
+        writer.writeheader()
+        writer.writerows(rows)
+        self._columns = columns
 
     def drop_after(self, step: int) -> None:
         cut_lines_after_step(self._file, step,
@@ -127,11 +181,10 @@ class TensorBoardSink:
 
     def write(self, record: StepRecord) -> None:
         with self._writer.as_default(step=record.step):
-            if record.loss is not None:
-                self._scalar("loss", record.loss)
             self._scalar("step_time_ms", record.time_s * 1000)
-            for name, value in record.metrics.items():
-                self._scalar(name, value)
+            for name, value in record.values.items():
+                if value is not None:
+                    self._scalar(name, value)
         self._writer.flush()
 
     def drop_after(self, step: int) -> None:
@@ -187,12 +240,19 @@ class Recorder:
         self.next_step = first_step
         self.replicas = 1
 
-    def add(self, *, loss: float | None, time_s: float, source: str, epoch: int | None = None,
-            traced: bool = False, batch_size: int | None = None,
-            metrics: Mapping[str, float] | None = None) -> StepRecord:
-        record = StepRecord(step=self.next_step, epoch=epoch, loss=loss, time_s=time_s, mode=self.mode,
-                            traced=traced, source=source, batch_size=batch_size, metrics=dict(metrics or {}),
-                            replicas=self.replicas)
+    def add(self, *, time_s: float, source: str, loss: float | None = None,
+            values: Mapping[str, float | None] | None = None, metrics: Mapping[str, float] | None = None,
+            epoch: int | None = None, phase: int = 1, traced: bool = False, retraced: bool = False,
+            batch_size: int | None = None, batches_per_call: int = 1,
+            validation_s: float | None = None) -> StepRecord:
+        """Record the next step. `values` (losses first, then metrics) or, for a single loss, `loss` and
+        `metrics`."""
+        if values is None:
+            values = {"loss": loss, **(metrics or {})}
+        record = StepRecord(step=self.next_step, epoch=epoch, time_s=time_s, mode=self.mode, traced=traced,
+                            source=source, values=values, phase=phase, batch_size=batch_size,
+                            replicas=self.replicas, retraced=retraced, batches_per_call=batches_per_call,
+                            validation_s=validation_s)
         self.next_step += 1
         self.records.append(record)
         for sink in self.sinks:
@@ -215,40 +275,118 @@ class Recorder:
 
 
 @dataclass(frozen=True)
+class PhaseStats:
+    """One phase: a fit call, or a loop training its own variables. `values` maps each value's name to its
+    first and last recorded number; validation values (`val_*`) to their best (lowest) and last."""
+
+    phase: int
+    source: str
+    first_step: int
+    last_step: int
+    median_steady_s: float | None
+    values: dict[str, tuple[float | None, float | None]]
+    validation: dict[str, tuple[float | None, float | None]]
+
+    @property
+    def steps(self) -> int:
+        return self.last_step - self.first_step + 1
+
+
+@dataclass(frozen=True)
 class RunStats:
-    """What a run's steps add up to. Steady times leave out the first step and every step that traced."""
+    """What a run's steps add up to. Steady times leave out the first step of each phase and every step
+    that traced."""
 
     steps: int
     first_step_s: float | None
     median_steady_s: float | None
     p90_steady_s: float | None
     examples_per_s: float | None
-    first_loss: float | None
+    first_loss: float | None  # of the run's last phase: the one whose result the run ends with
     final_loss: float | None
     traces: int
-    non_finite: int
+    non_finite: int  # steps with a value that is really NaN or infinite; missing values are not counted
+    phases: list[PhaseStats] = field(default_factory=list)
+
+
+def steady(records: list[StepRecord]) -> list[StepRecord]:
+    """Steps whose time is the loop's own: not a phase's first step, not a step that traced."""
+    return [r for previous, r in zip([None, *records], records)
+            if previous is not None and previous.phase == r.phase and not r.traced]
 
 
 def summarize(records: list[StepRecord]) -> RunStats:
-    steady = [r for r in records[1:] if not r.traced]
-    times = sorted(r.time_s for r in steady)
-    losses = [r.loss for r in records if r.loss is not None]
-    sized = [r for r in steady if r.batch_size is not None]
+    steady_records = steady(records)
+    times = sorted(r.time_s for r in steady_records)
+    sized = [r for r in steady_records if r.batch_size is not None]
     busy_s = sum(r.time_s for r in sized)
+    phases = [phase_stats(group) for group in by_phase(records)]
+    last_loss = phases[-1].values.get("loss", (None, None)) if phases else (None, None)
     return RunStats(
         steps=len(records),
         first_step_s=records[0].time_s if records else None,
         median_steady_s=statistics.median(times) if times else None,
         p90_steady_s=percentile(times, 0.9) if times else None,
         examples_per_s=sum(r.batch_size or 0 for r in sized) / busy_s if sized and busy_s > 0 else None,
-        first_loss=losses[0] if losses else None,
-        final_loss=losses[-1] if losses else None,
+        first_loss=last_loss[0],
+        final_loss=last_loss[1],
         traces=sum(r.traced for r in records),
-        non_finite=sum(1 for loss in losses if not math.isfinite(loss)),
+        non_finite=sum(1 for r in records if r.non_finite),
+        phases=phases,
     )
+
+
+def by_phase(records: list[StepRecord]) -> list[list[StepRecord]]:
+    groups: list[list[StepRecord]] = []
+    for record in records:
+        if not groups or groups[-1][-1].phase != record.phase:
+            groups.append([])
+        groups[-1].append(record)
+    return groups
+
+
+def phase_stats(records: list[StepRecord]) -> PhaseStats:
+    times = sorted(r.time_s for r in steady(records))
+    names = list(dict.fromkeys(name for r in records for name in r.values))
+    values, validation = {}, {}
+    for name in names:
+        series = [r.values[name] for r in records if r.values.get(name) is not None]
+        if name.startswith("val_"):
+            finite = [v for v in series if math.isfinite(v)]
+            validation[name] = (min(finite) if finite else None, series[-1] if series else None)
+        else:
+            values[name] = (series[0] if series else None, series[-1] if series else None)
+    return PhaseStats(phase=records[0].phase, source=records[0].source, first_step=records[0].step,
+                      last_step=records[-1].step, median_steady_s=statistics.median(times) if times else None,
+                      values=values, validation=validation)
 
 
 def percentile(sorted_values: list[float], q: float) -> float:
     """Nearest-rank percentile of already sorted values."""
     rank = max(1, math.ceil(q * len(sorted_values)))
     return sorted_values[rank - 1]
+
+
+@dataclass(frozen=True)
+class RunReport:
+    """What a run was, beyond its steps: written by `--run-report PATH` as one JSON object, read back by
+    `compare` (which tf.functions ran and traced, how the run ended)."""
+
+    mode: str
+    exit_code: int
+    steps: int
+    phases: int
+    wall_s: float
+    error: str | None = None  # the script's exception, one line: "ValueError: ..."
+    functions: list[dict[str, Any]] = field(default_factory=list)  # name, file, line, traces
+
+    def write(self, path: Path) -> None:
+        path.write_text(json.dumps(self.__dict__, indent=1) + "\n", encoding="utf-8")
+
+    @classmethod
+    def read(cls, path: Path) -> RunReport | None:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        return cls(**{key: data[key] for key in cls.__dataclass_fields__ if key in data})

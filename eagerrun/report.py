@@ -12,12 +12,14 @@ import json
 import logging
 import math
 import traceback
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+
+from eagerrun.records import by_phase
 
 if TYPE_CHECKING:
     from eagerrun.compare import Comparison
@@ -125,6 +127,9 @@ def _eager_or_graph(eager: bool) -> str:
 # -- steps ---------------------------------------------------------------------------------------------------
 
 MAX_TABLE_ROWS = 25
+SPARK_TERMINAL = "▁▂▃▄▅▆▇█"
+SPARK_PLAIN = "_.-~=+*#"  # the same eight levels in characters any log viewer shows
+SPARK_WIDTH = 40
 
 
 def rows_to_show(count: int, log_every: int | None) -> list[int]:
@@ -137,94 +142,200 @@ def rows_to_show(count: int, log_every: int | None) -> list[int]:
     return sorted(shown)
 
 
-def step_table(records: list[StepRecord], *, log_every: int | None = None) -> None:
-    """The per-step table: step, epoch, loss, time, examples/s, and a note where the step traced."""
-    if not records:
-        stderr.print(Text("eagerrun: no training steps were recorded", style="dim"))
+def number_format(values: list[float | None], *, digits: int = 4) -> Callable[[float | None], str]:
+    """One precision for a whole column: enough decimals for its smallest number to keep `digits`
+    significant digits (at most eight), or scientific notation for very large or tiny numbers."""
+    finite = [abs(v) for v in values if v is not None and math.isfinite(v)]
+    nonzero = [v for v in finite if v > 0]
+    if nonzero and (max(nonzero) >= 1e7 or min(nonzero) < 1e-5):
+        return lambda v: _special(v) or f"{v:.{digits - 1}e}"
+    smallest = min(nonzero) if nonzero else 1.0
+    decimals = min(8, max(0, digits - 1 - math.floor(math.log10(smallest))))
+    return lambda v: _special(v) or f"{v:,.{decimals}f}"
+
+
+def _special(value: float | None) -> str | None:
+    """A missing value is a dash; a non-finite one says what it is."""
+    if value is None:
+        return "—"
+    return None if math.isfinite(value) else str(value)
+
+
+def is_loss_name(name: str) -> bool:
+    bare = name.removeprefix("val_")
+    return bare == "loss" or bare.endswith("loss") or bare.startswith("loss_")
+
+
+def print_wide(renderable: Any, console: Console = stderr) -> None:
+    """On a terminal Rich fits the width; elsewhere (a CI log, `2>file`) the table takes the width it
+    needs, so no number is ever cut."""
+    if console.is_terminal:
+        console.print(renderable)
         return
+    from rich.measure import Measurement
+
+    needed = Measurement.get(console, console.options.update(width=10_000), renderable).maximum
+    console.print(renderable, width=max(console.width, needed))
+
+
+def step_table(records: list[StepRecord], *, log_every: int | None = None) -> None:
+    """The per-step table: step, epoch, every value, time, examples/s, and a note where there is one.
+    Phases are sections of one table; each shows its own first and last step."""
+    if not records:
+        return
+    phases = by_phase(records)
+    shown = [(group, index) for group in phases for index in rows_to_show(len(group), log_every)]
     show_epoch = any(r.epoch is not None for r in records)
     show_rate = any(r.batch_size is not None for r in records)
     replicas = max(r.replicas for r in records)
-    metric_names = list(dict.fromkeys(name for r in records for name in r.metrics))
-    title = f"{len(records)} steps, {records[0].mode} mode" + (f", {replicas} replicas" if replicas > 1 else "")
-    table = Table(title=title, title_justify="left",
-                  caption="traced / retraced: the step's time includes tracing a tf.function into a graph"
-                  if any(r.traced for r in records) else None, caption_justify="left")
+    names = list(dict.fromkeys(name for r in records for name in r.values))
+    formats = {name: number_format([group[i].values.get(name) for group, i in shown]) for name in names}
+    time_format = number_format([group[i].time_s * 1000 for group, i in shown], digits=3)
+    title = f"{len(records)} steps, {records[0].mode} mode" + (f", {replicas} replicas" if replicas > 1 else "") \
+        + (f", {len(phases)} phases" if len(phases) > 1 else "")
+    notes = [note for note in (step_note(r) for r in records) if note]
+    table = Table(title=title, title_justify="left", caption=table_caption(records) if notes else None,
+                  caption_justify="left")
+    if len(phases) > 1:
+        table.add_column("phase", justify="right")
     table.add_column("step", justify="right")
     if show_epoch:
         table.add_column("epoch", justify="right")
-    table.add_column("loss", justify="right")
-    for name in metric_names:
-        table.add_column(name, justify="right")
-    table.add_column("time (ms)", justify="right")
+    for name in names:
+        table.add_column(name, justify="right", overflow="fold")
+    table.add_column("time (ms)", justify="right", overflow="fold")
     if replicas > 1:
         table.add_column("global batch", justify="right")
     if show_rate:
-        table.add_column("examples/s", justify="right")
+        table.add_column("examples/s", justify="right", overflow="fold")
     table.add_column("note")
-    for index in rows_to_show(len(records), log_every):
-        record = records[index]
-        row = [str(record.step)]
+    previous = None
+    for group, index in shown:
+        record = group[index]
+        if previous is not None and previous is not group:
+            table.add_section()
+        previous = group
+        row = [str(record.phase)] if len(phases) > 1 else []
+        row.append(str(record.step))
         if show_epoch:
             row.append("" if record.epoch is None else str(record.epoch))
-        row.append(format_loss(record.loss))
-        row.extend(format_number(record.metrics.get(name)) for name in metric_names)
-        row.append(f"{record.time_s * 1000:.2f}")
+        row.extend(formats[name](record.values.get(name)) for name in names)
+        row.append(time_format(record.time_s * 1000))
         if replicas > 1:
             row.append("" if record.batch_size is None else str(record.batch_size))
         if show_rate:
             rate = record.examples_per_s
             row.append("" if rate is None else f"{rate:,.0f}")
-        row.append(step_note(record, first=index == 0))
-        table.add_row(*row, style="yellow" if record.traced else None)
-    stderr.print(table)
+        row.append(step_note(record))
+        table.add_row(*row, style="yellow" if record.traced else ("red" if record.non_finite else None))
+    print_wide(table)
 
 
-def step_note(record: StepRecord, *, first: bool) -> str:
+def table_caption(records: list[StepRecord]) -> str:
+    lines = []
+    if any(r.traced for r in records):
+        lines.append("traced: the step's time includes tracing a tf.function into a graph (retraced: one that "
+                     "had traced before, for new inputs)")
+    if any(r.batches_per_call > 1 for r in records):
+        lines.append("K batches in one call: Keras ran K batches per call (steps_per_execution); they share "
+                     "that call's values and each has a K-th of its time")
+    if any(r.validation_s is not None for r in records):
+        lines.append("validation: fit's validation ran after this step, timed apart from it")
+    return "\n".join(lines)
+
+
+def step_note(record: StepRecord) -> str:
+    notes = []
     if record.traced:
-        return "traced" if first else "retraced"
-    if record.loss is not None and not math.isfinite(record.loss):
-        return "non-finite loss"
-    return ""
+        notes.append("retraced" if record.retraced else "traced")
+    if record.non_finite:
+        notes.append("non-finite " + ", ".join(record.non_finite))
+    if record.batches_per_call > 1:
+        notes.append(f"{record.batches_per_call} batches in one call")
+    if record.validation_s is not None:
+        notes.append(f"validation {record.validation_s:.2f} s")
+    return "; ".join(notes)
 
 
 def format_loss(loss: float | None) -> str:
-    if loss is None:
-        return "—"
-    return f"{loss:.6g}" if math.isfinite(loss) else str(loss)
-
-
-def format_number(value: float | None) -> str:
-    return "" if value is None else f"{value:.6g}"
+    return _special(loss) or f"{loss:.6g}"
 
 
 def format_ms(seconds: float | None) -> str:
     return "—" if seconds is None else f"{seconds * 1000:.2f} ms"
 
 
-def steps_summary(stats: RunStats, *, mode: str, wall_s: float, extra: dict[str, str] | None = None) -> None:
-    """Under the table: the numbers a person compares between runs."""
+def sparkline(values: list[float | None], *, plain: bool) -> str:
+    """A curve of `values` in one line of block characters (plain characters off a terminal); a stretch
+    with no value is a space."""
+    levels = SPARK_PLAIN if plain else SPARK_TERMINAL
+    width = min(SPARK_WIDTH, len(values))
+    buckets: list[float | None] = []
+    for index in range(width):
+        chunk = [v for v in values[index * len(values) // width:(index + 1) * len(values) // width]
+                 if v is not None and math.isfinite(v)]
+        buckets.append(sum(chunk) / len(chunk) if chunk else None)
+    known = [b for b in buckets if b is not None]
+    if not known:
+        return ""
+    low, high = min(known), max(known)
+    span = (high - low) or 1.0
+    return "".join(" " if b is None else levels[min(len(levels) - 1, int((b - low) / span * len(levels)))]
+                   for b in buckets)
+
+
+def steps_summary(stats: RunStats, *, mode: str, wall_s: float, extra: dict[str, str] | None = None,
+                  records: list[StepRecord] | None = None) -> None:
+    """Under the table: the numbers a person compares between runs, then each phase's values with a curve
+    of each loss."""
     parts = {
         "mode": mode,
-        "steps": str(stats.steps),
+        "steps": str(stats.steps) + (f" in {len(stats.phases)} phases" if len(stats.phases) > 1 else ""),
         "first step": format_ms(stats.first_step_s),
         "median step": format_ms(stats.median_steady_s),
         "p90 step": format_ms(stats.p90_steady_s),
         "throughput": "—" if stats.examples_per_s is None else f"{stats.examples_per_s:,.0f} examples/s",
-        "loss": f"{format_loss(stats.first_loss)} → {format_loss(stats.final_loss)}",
         "traced steps": str(stats.traces),
         "wall": f"{wall_s:.2f} s",
         **(extra or {}),
     }
     if stats.non_finite:
-        parts["non-finite losses"] = str(stats.non_finite)
+        parts["non-finite steps"] = str(stats.non_finite)
     table = Table.grid(padding=(0, 2))
     table.add_column(style="dim")
     table.add_column()
     for key, value in parts.items():
         table.add_row(key, value)
-    stderr.print(table)
-    stderr.print(Text("median and p90 leave out the first step and every step that traced", style="dim"))
+    print_wide(table)
+    plain = not stderr.is_terminal
+    grouped = {group[0].phase: group for group in by_phase(records or [])}
+    values = Table.grid(padding=(0, 2))
+    for _ in range(4):
+        values.add_column()
+    for phase in stats.phases:
+        if len(stats.phases) > 1:
+            values.add_row(Text(f"phase {phase.phase}", style="bold"),
+                           Text(f"{phase.source}, steps {phase.first_step}–{phase.last_step}, median step "
+                                f"{format_ms(phase.median_steady_s)}", style="dim"), "", "")
+        group = grouped.get(phase.phase, [])
+        for name, (first, last) in phase.values.items():
+            curve = sparkline([r.values.get(name) for r in group], plain=plain) if is_loss_name(name) else ""
+            values.add_row(f"  {name}", f"{format_loss(first)} → {format_loss(last)}", curve, "")
+        for name, (best, last) in phase.validation.items():
+            values.add_row(f"  {name}", f"best {format_loss(best)}, last {format_loss(last)}", "", "")
+    if values.row_count:
+        print_wide(values)
+    stderr.print(Text("median and p90 leave out each phase's first step and every step that traced", style="dim"))
+
+
+def no_steps(*, autolog: bool, legacy_keras: bool) -> None:
+    """A run that recorded no step says so, what was looked for, and how to get a table anyway."""
+    looked = ("Keras fit, Keras optimizer updates, GradientTape.gradient over variables and "
+              "eagerrun.log_step()") if autolog else "eagerrun.log_step() (--no-autolog)"
+    legacy = " tf_keras (legacy Keras) optimizers and tf.compat.v1 training are not hooked." if legacy_keras else ""
+    stderr.print(Text.assemble(("eagerrun: ", "bold"),
+                               f"no training steps were recorded (looked for {looked}).{legacy} Call "
+                               "eagerrun.log_step(loss) once a step to get a table."), soft_wrap=True)
 
 
 @contextlib.contextmanager
@@ -266,6 +377,10 @@ CAUSES = {
         "numbers when --eager runs tf.data functions op by op. Keras fit shuffling arrays is one (pass "
         "shuffle=False, or a tf.data dataset: Dataset.shuffle draws alike in both modes). Give such ops a "
         "seed, or use tf.random.stateless_* ops. Else: randomness the seed does not reach."),
+    "step_count_mismatch": (
+        "  The runs recorded different numbers of steps, so their steps cannot be lined up one for one. "
+        "The script's loop ran differently in the two modes (a Python condition on a tensor value, a loop "
+        "that stops on a tensor), or one run ended early."),
 }
 
 
@@ -275,10 +390,46 @@ def comparison(result: Comparison, *, log_every: int | None, as_json: bool) -> N
         stdout.file.write(json.dumps(result.as_json()) + "\n")
         return
     names = list(result.runs)
+    values = list(dict.fromkeys(v for records in result.runs.values() for r in records for v in r.values))
+    if result.steps_compared:
+        print_wide(comparison_table(result, names, values, log_every=log_every), stdout)
+    for name, why in result.failures.items():
+        stdout.print(Text(f"✗ the {name} run failed ({why}); the other ran to its end", style="bold red"))
+    counts = result.step_counts
+    if len(set(counts.values())) > 1:
+        stdout.print(Text("✗ the runs recorded different numbers of steps: "
+                          + ", ".join(f"{name} {count}" for name, count in counts.items()), style="bold red"))
+    if result.match:
+        stdout.print(Text(f"✓ every value agrees over {result.steps_compared} steps "
+                          f"(max difference {result.max_abs_diff:.3g})", style="green"))
+    elif result.steps_compared == 0 and not result.failures:
+        stdout.print(Text("✗ no steps were recorded: nothing to compare", style="bold red"))
+    elif result.first_divergent_step is not None:
+        stdout.print(Text(f"✗ {result.divergent_value} first diverges at step {result.first_divergent_step}",
+                          style="bold red"))
+        if result.likely_cause in ("python_side_effect", "unseeded_randomness"):
+            stdout.print(CAUSES[result.likely_cause])
+    if result.likely_cause == "step_count_mismatch":
+        stdout.print(CAUSES["step_count_mismatch"])
+    if result.same_code:
+        stdout.print("no tf.function ran: both modes ran the same code, so there is no speedup to measure")
+        return
+    for name in names[1:]:
+        eager, other = result.median_step_s("eager"), result.median_step_s(name)
+        if eager and other and not result.failures:
+            ratio = eager / other
+            how = f"{ratio:.1f}× faster" if ratio >= 1 else f"{1 / ratio:.1f}× slower"
+            stdout.print(f"{name} is {how} than eager per steady step "
+                         f"(median {eager * 1000:.2f} ms vs {other * 1000:.2f} ms)")
+
+
+def comparison_table(result: Comparison, names: list[str], values: list[str], *, log_every: int | None) -> Table:
+    """One row per shown step: each run's value of each value name, the largest difference, each run's time."""
     table = Table(title="eager vs graph, one seed, fresh processes", title_justify="left")
     table.add_column("step", justify="right")
-    for name in names:
-        table.add_column(f"{name} loss", justify="right")
+    for value in values:
+        for name in names:
+            table.add_column(f"{name} {value}", justify="right", overflow="fold")
     table.add_column("difference", justify="right")
     for name in names:
         table.add_column(f"{name} ms", justify="right")
@@ -287,23 +438,12 @@ def comparison(result: Comparison, *, log_every: int | None, as_json: bool) -> N
         shown.add(result.first_divergent_step - 1)
     for index in sorted(shown):
         rows = [result.runs[name][index] for name in names]
-        losses = [row.loss for row in rows]
-        diffs = [abs(x - losses[0]) for x in losses[1:] if x is not None and losses[0] is not None]
+        cells, diffs = [], []
+        for value in values:
+            numbers = [row.values.get(value) for row in rows]
+            cells.extend(format_loss(n) for n in numbers)
+            diffs.extend(abs(n - numbers[0]) for n in numbers[1:] if n is not None and numbers[0] is not None)
         divergent = rows[0].step == result.first_divergent_step
-        table.add_row(str(rows[0].step), *(format_loss(loss) for loss in losses),
-                      f"{max(diffs):.3g}" if diffs else "—",
+        table.add_row(str(rows[0].step), *cells, f"{max(diffs):.3g}" if diffs else "—",
                       *(f"{row.time_s * 1000:.2f}" for row in rows), style="bold red" if divergent else None)
-    stdout.print(table)
-    if result.match:
-        stdout.print(Text(f"✓ the losses agree over {result.steps_compared} steps "
-                          f"(max difference {result.max_abs_diff:.3g})", style="green"))
-    elif result.steps_compared == 0:
-        stdout.print(Text("✗ no steps were recorded: nothing to compare", style="bold red"))
-    else:
-        stdout.print(Text(f"✗ the losses first diverge at step {result.first_divergent_step}", style="bold red"))
-        stdout.print(CAUSES[result.likely_cause])
-    for name in names[1:]:
-        eager, other = result.median_step_s("eager"), result.median_step_s(name)
-        if eager and other:
-            stdout.print(f"{name} is {eager / other:.1f}× faster than eager per steady step "
-                         f"(median {eager * 1000:.2f} ms vs {other * 1000:.2f} ms)")
+    return table

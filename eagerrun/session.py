@@ -6,15 +6,17 @@ exception, a non-finite loss, Ctrl-C), the steps recorded so far are flushed and
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import replace
 from typing import Any
 
-from eagerrun import distribute, interrupts, loader, modes, report
+from eagerrun import distribute, hooks, interrupts, loader, modes, report
+from eagerrun.autolog import StepCollector
 from eagerrun.checkpoints import has_checkpoint
 from eagerrun.config import OutputOptions, RunConfig
 from eagerrun.errors import EXIT_FAILURE, EXIT_SIGINT, EagerrunError
-from eagerrun.records import Recorder, StepSink, metrics_sink, summarize
+from eagerrun.records import Recorder, RunReport, StepSink, metrics_sink, summarize
 from eagerrun.tracing import TraceCounter
 
 
@@ -30,24 +32,28 @@ def run(config: RunConfig) -> int:
     sinks = open_sinks_before_anything_runs(config)
     if config.target.module is not None:
         loader.check_module_exists(config.target.module)
-    modes.apply_mode(config.mode)
+    modes.apply_mode(config.mode, show_tf_log=config.output.verbose)
     strategy = distribute.create_strategy(strategy_options)  # before any op: it may configure the runtime
     if config.output.tensorboard is not None:
         from eagerrun.records import TensorBoardSink
 
         sinks.append(TensorBoardSink(config.output.tensorboard))
     recorder = Recorder(mode=config.mode.mode, sinks=sinks)
-    traces = TraceCounter()
+    traces = TraceCounter(enabled=not config.mode.eager)
+    guard = modes.script_mode_guard(config.mode, script_decides=config.script_decides)
     started = time.perf_counter()
     failure: EagerrunError | None = None
+    steps = None
     try:
-        with interrupts.stop_at_step_end(), traces.counting(), \
-                modes.guard_script_mode(config.mode, script_decides=config.script_decides):
+        with interrupts.stop_at_step_end():
             seed_everything(config.seed)
             if config.train is not None:
-                outcome = run_trainer(config, recorder, traces, strategy)
+                with hooks.installed(traces=traces, mode_guard=guard):
+                    outcome = run_trainer(config, recorder, traces, strategy)
             else:
-                outcome = run_script(config, recorder, traces)
+                steps = StepCollector(recorder, traces, autolog=config.autolog, eager=config.mode.eager)
+                with hooks.installed(traces=traces, steps=steps, mode_guard=guard):
+                    outcome = run_script(config, recorder, steps)
     except interrupts.Interrupted as exc:
         outcome = loader.ScriptOutcome(exit_code=exc.exit_code)
     except KeyboardInterrupt:
@@ -56,12 +62,27 @@ def run(config: RunConfig) -> int:
         failure = exc
         outcome = loader.ScriptOutcome(exit_code=exc.exit_code)
     finally:
+        if steps is not None:
+            steps.finish()
         recorder.close()
     wall_s = time.perf_counter() - started
-    show_outcome(config, outcome, recorder, wall_s, strategy=strategy)
+    if config.output.run_report is not None:
+        run_report(config, outcome, recorder, traces, wall_s).write(config.output.run_report)
+    show_outcome(config, outcome, recorder, wall_s, strategy=strategy, steps=steps)
     if failure is not None:
         raise failure
     return outcome.exit_code
+
+
+def run_report(config: RunConfig, outcome: loader.ScriptOutcome, recorder: Recorder, traces: TraceCounter,
+               wall_s: float) -> RunReport:
+    error = outcome.error
+    return RunReport(
+        mode=config.mode.mode, exit_code=outcome.exit_code, steps=len(recorder.records),
+        phases=len({r.phase for r in recorder.records}), wall_s=wall_s,
+        error=None if error is None else f"{type(error).__name__}: {error}".splitlines()[0],
+        functions=[{"name": f.name, "file": f.file, "line": f.line, "traces": f.traces}
+                   for f in traces.functions.values()])
 
 
 def open_sinks_before_anything_runs(config: RunConfig) -> list[StepSink]:
@@ -81,11 +102,8 @@ def seed_everything(seed: int | None) -> None:
         keras.utils.set_random_seed(seed)
 
 
-def run_script(config: RunConfig, recorder: Recorder, traces: TraceCounter) -> loader.ScriptOutcome:
-    from eagerrun import autolog
-
-    with report.live_progress(recorder, total=None, enabled=not config.output.quiet), \
-            autolog.collecting(recorder, traces, autolog=config.autolog):
+def run_script(config: RunConfig, recorder: Recorder, steps: StepCollector) -> loader.ScriptOutcome:
+    with report.live_progress(recorder, total=None, enabled=not config.output.quiet):
         return loader.run_target(config.target)
 
 
@@ -124,7 +142,7 @@ def run_trainer(config: RunConfig, recorder: Recorder, traces: TraceCounter, str
 
 
 def show_outcome(config: RunConfig, outcome: loader.ScriptOutcome, recorder: Recorder, wall_s: float, *,
-                 strategy: Any = None) -> None:
+                 strategy: Any = None, steps: StepCollector | None = None) -> None:
     """The script's own error first (it is the script's output), then eagerrun's table and summary."""
     if outcome.error is not None:
         report.script_traceback(outcome.error)
@@ -134,7 +152,10 @@ def show_outcome(config: RunConfig, outcome: loader.ScriptOutcome, recorder: Rec
         return
     if recorder.records:
         report.step_table(recorder.records, log_every=config.output.log_every)
-        report.steps_summary(summarize(recorder.records), mode=config.mode.mode, wall_s=wall_s)
+        report.steps_summary(summarize(recorder.records), mode=config.mode.mode, wall_s=wall_s,
+                             records=recorder.records)
+    elif steps is not None:
+        report.no_steps(autolog=config.autolog, legacy_keras="tf_keras" in sys.modules)
     report.run_summary(mode=config.mode.mode, source=config.mode.source, target=config.target.display,
                        wall_s=wall_s, exit_code=outcome.exit_code,
                        strategy=None if strategy is None else distribute.describe(strategy))

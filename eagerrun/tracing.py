@@ -1,47 +1,65 @@
-"""Counting tf.function traces, so a step whose time includes tracing can be marked as such.
+"""Counting tf.function traces, per function, so a step whose time includes tracing is marked as such and a
+retrace (a function tracing again because its inputs changed) is told apart from a first trace.
 
-TensorFlow counts traces per function (`experimental_get_tracing_count`) but not globally, and steps from
-a plain script come from functions eagerrun never sees. Every trace of every tf.function (tf.data's
-included) goes through `tracing_compilation._create_concrete_function`, so counting calls there is exact.
-It is a private function: where a TensorFlow lacks it, counting is off and no step is marked as traced.
+TensorFlow counts traces per function (`experimental_get_tracing_count`) but not globally, and steps from a
+plain script come from functions eagerrun never sees. Every trace of every tf.function goes through one
+private function, which `hooks.py` wraps to call `TraceCounter.traced`.
 """
 
 from __future__ import annotations
 
-import contextlib
-import functools
-import logging
-from collections.abc import Iterator
+import inspect
+from dataclasses import dataclass
 from typing import Any
 
-log = logging.getLogger("eagerrun")
+
+@dataclass
+class FunctionTraces:
+    """How often one Python function was traced into a graph, and where it is defined."""
+
+    name: str
+    file: str | None
+    line: int | None
+    traces: int = 0
 
 
 class TraceCounter:
-    """`count` grows by one for each tf.function trace while `counting()` is active."""
+    """`count` grows by one for each trace. A retrace is a trace of a function that had already traced
+    before the step in question began: TensorFlow's own second trace of a first call that created variables
+    is part of that call, not a retrace.
 
-    def __init__(self) -> None:
+    Off (`enabled=False`) in eager mode: there every tf.function body runs op by op, nothing a user wrote is
+    traced, and no step may be marked as traced.
+    """
+
+    def __init__(self, *, enabled: bool = True) -> None:
+        self.enabled = enabled
         self.count = 0
+        self.functions: dict[Any, FunctionTraces] = {}
+        self._previous: list[int] = []  # for each trace, the index of its function's trace before (or -1)
+        self._last: dict[Any, int] = {}
 
-    @contextlib.contextmanager
-    def counting(self) -> Iterator[TraceCounter]:
-        try:
-            from tensorflow.python.eager.polymorphic_function import tracing_compilation as tc
-        except ImportError:
-            tc = None
-        original = getattr(tc, "_create_concrete_function", None)
-        if original is None:
-            log.info("this TensorFlow does not expose tracing; steps are not marked as traced")
-            yield self
+    def traced(self, python_function: Any, name: str) -> None:
+        if not self.enabled:
             return
+        key, file, line = function_identity(python_function)
+        entry = self.functions.get(key)
+        if entry is None:
+            entry = self.functions[key] = FunctionTraces(name=name, file=file, line=line)
+        entry.traces += 1
+        self._previous.append(self._last.get(key, -1))
+        self._last[key] = self.count
+        self.count += 1
 
-        @functools.wraps(original)
-        def counted(*args: Any, **kwargs: Any) -> Any:
-            self.count += 1
-            return original(*args, **kwargs)
+    def retraced_between(self, start: int, end: int) -> bool:
+        """Whether a trace among `start`..`end` (counts) was of a function that had traced before `start`."""
+        return any(0 <= self._previous[index] < start for index in range(start, min(end, len(self._previous))))
 
-        tc._create_concrete_function = counted
-        try:
-            yield self
-        finally:
-            tc._create_concrete_function = original
+
+def function_identity(python_function: Any) -> tuple[Any, str | None, int | None]:
+    """A stable key for the user's function behind TensorFlow's wrappers (its code object), and its place."""
+    unwrapped = inspect.unwrap(python_function)
+    code = getattr(getattr(unwrapped, "__func__", unwrapped), "__code__", None)
+    if code is None:
+        return id(unwrapped), None, None
+    return code, code.co_filename, code.co_firstlineno

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from eagerrun.compare import compare_losses
+from eagerrun.compare import compare_values
 from eagerrun.records import StepRecord
 from tests.conftest import SAMPLES, run_eagerrun
 
@@ -43,7 +43,7 @@ def test_python_side_effect_diverges_and_says_why(write_script) -> None:
     """)
     result = run_eagerrun("compare", str(script))
     assert result.returncode == 1, result.stderr
-    assert "first diverge at step 2" in result.stdout
+    assert "loss first diverges at step 2" in result.stdout
     assert "Python side effects inside a tf.function" in result.stdout
     assert "tf.data" not in result.stdout
 
@@ -65,8 +65,9 @@ def test_unseeded_random_op_in_tf_data_diverges_at_step_1(write_script) -> None:
     assert report["first_divergent_step"] == 1 and report["likely_cause"] == "unseeded_randomness"
 
 
-def record(step: int, loss: float) -> StepRecord:
-    return StepRecord(step=step, epoch=1, loss=loss, time_s=0.01, mode="eager", traced=False, source="test")
+def record(step: int, loss: float | None, **values: float | None) -> StepRecord:
+    return StepRecord(step=step, epoch=1, time_s=0.01, mode="eager", traced=False, source="test",
+                      values={"loss": loss, **values})
 
 
 def test_tolerance_decides_divergence() -> None:
@@ -74,7 +75,25 @@ def test_tolerance_decides_divergence() -> None:
     eager = [record(1, 1.0), record(2, 2.0), record(3, 3.0)]
     close = [record(1, 1.0), record(2, 2.0 + 1e-6), record(3, 3.0)]
     far = [record(1, 1.0), record(2, 2.0), record(3, 3.1)]
-    assert compare_losses({"eager": eager, "graph": close}, rtol=1e-4, atol=1e-6).match
-    diverged = compare_losses({"eager": eager, "graph": far}, rtol=1e-4, atol=1e-6)
+    assert compare_values({"eager": eager, "graph": close}, rtol=1e-4, atol=1e-6).match
+    diverged = compare_values({"eager": eager, "graph": far}, rtol=1e-4, atol=1e-6)
     assert not diverged.match and diverged.first_divergent_step == 3
     assert abs(diverged.max_abs_diff - 0.1) < 1e-9
+
+
+def test_a_missing_value_against_a_real_one_diverges() -> None:
+    """A value one run recorded and the other could not is a divergence, named; a value neither recorded
+    is not compared."""
+    eager = [record(1, 1.0, gen_loss=0.5), record(2, None, gen_loss=0.4)]
+    graph = [record(1, 1.0, gen_loss=0.5), record(2, None, gen_loss=None)]
+    result = compare_values({"eager": eager, "graph": graph}, rtol=1e-4, atol=1e-6)
+    assert not result.match and result.first_divergent_step == 2 and result.divergent_value == "gen_loss"
+    assert compare_values({"eager": eager[:1], "graph": graph[:1]}, rtol=1e-4, atol=1e-6).match
+
+
+def test_different_step_counts_are_their_own_verdict() -> None:
+    """Runs of 3 and 2 steps that agree where both have steps: no match, step_count_mismatch, no divergent step."""
+    eager = [record(1, 1.0), record(2, 2.0), record(3, 3.0)]
+    result = compare_values({"eager": eager, "graph": eager[:2]}, rtol=1e-4, atol=1e-6)
+    assert not result.match and result.first_divergent_step is None
+    assert result.likely_cause == "step_count_mismatch" and result.step_counts == {"eager": 3, "graph": 2}

@@ -16,9 +16,9 @@ from tests.conftest import run_in_process
 
 
 def record(step: int, time_s: float, *, loss: float | None = 1.0, traced: bool = False,
-           batch_size: int | None = 10, **metrics: float) -> StepRecord:
-    return StepRecord(step=step, epoch=1, loss=loss, time_s=time_s, mode="graph", traced=traced,
-                      source="trainer", batch_size=batch_size, metrics=metrics)
+           batch_size: int | None = 10, phase: int = 1, **metrics: float) -> StepRecord:
+    return StepRecord(step=step, epoch=1, time_s=time_s, mode="graph", traced=traced, source="trainer",
+                      values={"loss": loss, **metrics}, phase=phase, batch_size=batch_size)
 
 
 def test_summarize_leaves_first_and_traced_steps_out_of_steady_stats() -> None:
@@ -63,14 +63,44 @@ def test_rows_to_show_always_keeps_first_and_last(count: int, log_every: int | N
     assert rows_to_show(count, log_every) == expected
 
 
-def test_as_json_writes_null_for_a_non_finite_loss() -> None:
-    """NaN and inf losses are null with finite: false; a finite loss has no `finite` key; metrics are top-level."""
+def test_as_json_writes_null_for_a_non_finite_loss_and_reads_it_back() -> None:
+    """NaN and inf losses are null and named in non_finite, and read back as themselves; a finite or a
+    missing loss has no non_finite key; metrics are top-level."""
     nan, inf, fine = (record(1, 0.1, loss=value, acc=0.5) for value in (float("nan"), float("inf"), 0.25))
     for bad in (nan, inf):
         data = json.loads(json.dumps(bad.as_json(), allow_nan=False))
-        assert data["loss"] is None and data["finite"] is False and data["acc"] == 0.5
-    assert fine.as_json()["loss"] == 0.25 and "finite" not in fine.as_json()
-    assert "finite" not in record(1, 0.1, loss=None).as_json()
+        assert data["loss"] is None and data["non_finite"] == {"loss": str(bad.loss)} and data["acc"] == 0.5
+        back = StepRecord.from_json(data)
+        assert str(back.loss) == str(bad.loss) and back.non_finite == ["loss"]
+    assert fine.as_json()["loss"] == 0.25 and "non_finite" not in fine.as_json()
+    missing = record(1, 0.1, loss=None)
+    assert "non_finite" not in missing.as_json() and missing.non_finite == []
+    assert StepRecord.from_json(missing.as_json()) == missing
+
+
+def test_summary_counts_missing_losses_as_missing_and_shows_each_phase() -> None:
+    """Steps without a loss are neither non-finite nor the final loss; each phase has its own first and last."""
+    records = [record(1, 0.1, loss=3.0), record(2, 0.1, loss=None), record(3, 0.1, loss=2.0),
+               record(4, 0.1, loss=9.0, phase=2), record(5, 0.2, loss=None, phase=2), record(6, 0.3, loss=7.0,
+                                                                                           phase=2)]
+    stats = summarize(records)
+    assert stats.non_finite == 0
+    assert [(p.phase, p.first_step, p.last_step) for p in stats.phases] == [(1, 1, 3), (2, 4, 6)]
+    assert stats.phases[0].values["loss"] == (3.0, 2.0) and stats.phases[1].values["loss"] == (9.0, 7.0)
+    assert (stats.first_loss, stats.final_loss) == (9.0, 7.0)  # the last phase's
+    assert stats.median_steady_s == pytest.approx(0.15)  # each phase's first step left out: 0.1, 0.1, 0.2, 0.3
+
+
+def test_csv_widens_its_header_when_a_phase_brings_new_values(tmp_path: Path) -> None:
+    """A second phase with other loss names: the CSV is rewritten once with every column, nothing dropped."""
+    path = tmp_path / "steps.csv"
+    recorder = Recorder(mode="graph", sinks=[metrics_sink(path)])
+    recorder.add(loss=1.0, time_s=0.1, source="fit")
+    recorder.add(values={"gen_loss": 0.5, "disc_loss": 0.25}, time_s=0.1, source="autolog", phase=2)
+    recorder.close()
+    rows = list(csv.DictReader(path.read_text().splitlines()))
+    assert [(r["step"], r["phase"], r["loss"], r["gen_loss"], r["disc_loss"]) for r in rows] == [
+        ("1", "1", "1.0", "", ""), ("2", "2", "", "0.5", "0.25")]
 
 
 def test_as_json_writes_null_for_a_non_finite_metric() -> None:

@@ -1,0 +1,192 @@
+"""Every hook eagerrun puts into TensorFlow and Keras, in one place, switched on and off as one.
+
+| hooked                                          | what eagerrun learns                                   |
+|-------------------------------------------------|--------------------------------------------------------|
+| `tracing_compilation._create_concrete_function` | a tf.function traced (counted per function)            |
+| `tf.config.run_functions_eagerly` (+ experimental_) | the script switched the mode (modes.py decides)    |
+| `keras.Model.fit`                               | a fit call: eagerrun's callback is added to it         |
+| `tf.function`'s `Function.__call__`             | the outermost call of a tf.function (a step, if it trains) |
+| `tf.GradientTape.__enter__`                     | where a step without tf.function starts                |
+| `tf.GradientTape.gradient`                      | a training target (the loss) and the gradients it gave |
+| Keras `BaseOptimizer.apply`                     | an optimizer update                                    |
+
+Each is a class attribute replaced on entry and put back on exit, whatever ends the run. They act only for
+the thread that installed them: a tf.function called from a data-loading thread (or a replica thread of a
+tf.distribute strategy) goes straight to TensorFlow and never becomes a step.
+
+`installed()` is the only place that patches; `active_steps()` is how `eagerrun.log_step` finds the run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import threading
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+from eagerrun.tracing import TraceCounter
+
+if TYPE_CHECKING:
+    from eagerrun.autolog import StepCollector
+
+_active_steps: StepCollector | None = None
+
+
+def active_steps() -> StepCollector | None:
+    """The step collector of the script now running under eagerrun, if any."""
+    return _active_steps
+
+
+@contextlib.contextmanager
+def installed(*, traces: TraceCounter, steps: StepCollector | None = None,
+              mode_guard: Callable[[bool], None] | None = None) -> Iterator[None]:
+    """Install the trace counter, the mode guard (when given) and, with `steps`, the step hooks."""
+    global _active_steps
+    owner = threading.get_ident()
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(_trace_hook(traces, owner))
+        if mode_guard is not None:
+            stack.enter_context(_mode_hook(mode_guard))
+        if steps is not None:
+            if steps.autolog:
+                stack.enter_context(_step_hooks(steps, owner))
+            _active_steps = steps
+            stack.callback(_clear_active_steps)
+        yield
+
+
+def _clear_active_steps() -> None:
+    global _active_steps
+    _active_steps = None
+
+
+@contextlib.contextmanager
+def _patched(owner: Any, name: str, replacement: Any) -> Iterator[None]:
+    original = getattr(owner, name)
+    setattr(owner, name, replacement)
+    try:
+        yield
+    finally:
+        setattr(owner, name, original)
+
+
+def _trace_hook(traces: TraceCounter, owner: int) -> contextlib.AbstractContextManager[None]:
+    try:
+        from tensorflow.python.eager.polymorphic_function import tracing_compilation as tc
+    except ImportError:
+        return contextlib.nullcontext()
+    original = getattr(tc, "_create_concrete_function", None)
+    if original is None:  # another TensorFlow: no trace counts, no step marked as traced
+        return contextlib.nullcontext()
+
+    @functools.wraps(original)
+    def create_concrete_function(function_type: Any, type_context: Any, func_graph: Any,
+                                 tracing_options: Any) -> Any:
+        if threading.get_ident() == owner:
+            traces.traced(tracing_options.python_function, tracing_options.name)
+        return original(function_type, type_context, func_graph, tracing_options)
+
+    return _patched(tc, "_create_concrete_function", create_concrete_function)
+
+
+@contextlib.contextmanager
+def _mode_hook(guard: Callable[[bool], None]) -> Iterator[None]:
+    import tensorflow as tf
+
+    with contextlib.ExitStack() as stack:
+        for name in ("run_functions_eagerly", "experimental_run_functions_eagerly"):
+            if hasattr(tf.config, name):
+                stack.enter_context(_patched(tf.config, name, guard))
+        yield
+
+
+def _never_breaks_the_script(steps: StepCollector, event: Callable[..., Any]) -> Callable[..., Any]:
+    """A step event whose own failure (a bug of eagerrun's, an object it did not expect) turns step
+    recording off with one warning instead of raising into the user's training loop. A stop request
+    (KeyboardInterrupt) goes through."""
+
+    @functools.wraps(event)
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return event(*args, **kwargs)
+        except Exception as exc:  # noqa: BLE001 - the script must go on whatever happened here
+            steps.give_up(exc)
+            return None
+
+    return guarded
+
+
+@contextlib.contextmanager
+def _step_hooks(steps: StepCollector, owner: int) -> Iterator[None]:
+    import keras
+    import tensorflow as tf
+    from keras.src.optimizers.base_optimizer import BaseOptimizer
+    from tensorflow.python.eager.polymorphic_function.polymorphic_function import Function
+
+    original_fit = keras.Model.fit
+    original_call = Function.__call__
+    original_enter = tf.GradientTape.__enter__
+    original_gradient = tf.GradientTape.gradient
+    original_apply = BaseOptimizer.apply
+    function_started, function_returned, tape_entered, gradient_taken, optimizer_applied, fit_started = (
+        _never_breaks_the_script(steps, event) for event in (
+            steps.function_started, steps.function_returned, steps.tape_entered, steps.gradient_taken,
+            steps.optimizer_applied, steps.fit_started))
+
+    @functools.wraps(original_fit)
+    def fit(model: Any, *args: Any, **kwargs: Any) -> Any:
+        if threading.get_ident() != owner:
+            return original_fit(model, *args, **kwargs)
+        ours = fit_started(args, kwargs)
+        callbacks = [*(kwargs.pop("callbacks", None) or []), *([ours] if ours is not None else [])]
+        try:
+            return original_fit(model, *args, callbacks=callbacks, **kwargs)
+        finally:
+            steps.fit_ended()
+
+    @functools.wraps(original_call)
+    def call(function: Any, *args: Any, **kwargs: Any) -> Any:
+        if steps.depth or steps.in_fit or threading.get_ident() != owner or not tf.executing_eagerly():
+            return original_call(function, *args, **kwargs)
+        started = function_started(function)
+        try:
+            result = original_call(function, *args, **kwargs)
+        except BaseException:
+            steps.function_failed()
+            raise
+        function_returned(function, result, started)
+        return result
+
+    @functools.wraps(original_enter)
+    def tape_enter(tape: Any) -> Any:
+        if not steps.in_fit and threading.get_ident() == owner:
+            tape_entered()
+        return original_enter(tape)
+
+    @functools.wraps(original_gradient)
+    def gradient(tape: Any, target: Any, sources: Any, *args: Any, **kwargs: Any) -> Any:
+        result = original_gradient(tape, target, sources, *args, **kwargs)
+        if not steps.in_fit and threading.get_ident() == owner:
+            gradient_taken(target, sources, result)
+        return result
+
+    @functools.wraps(original_apply)
+    def apply(optimizer: Any, grads: Any, *args: Any, **kwargs: Any) -> Any:
+        if steps.in_fit or steps.applying or threading.get_ident() != owner:
+            return original_apply(optimizer, grads, *args, **kwargs)
+        steps.applying = True  # a LossScaleOptimizer's inner update is not a second one
+        try:
+            result = original_apply(optimizer, grads, *args, **kwargs)
+        finally:
+            steps.applying = False
+        optimizer_applied(optimizer, grads)
+        return result
+
+    with contextlib.ExitStack() as stack:
+        stack.enter_context(_patched(keras.Model, "fit", fit))
+        stack.enter_context(_patched(Function, "__call__", call))
+        stack.enter_context(_patched(tf.GradientTape, "__enter__", tape_enter))
+        stack.enter_context(_patched(tf.GradientTape, "gradient", gradient))
+        stack.enter_context(_patched(BaseOptimizer, "apply", apply))
+        yield
