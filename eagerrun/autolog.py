@@ -89,6 +89,13 @@ class Target:
     returned_as: tuple[Any, ...] | None = None  # graph mode: where the function's result holds it
 
 
+def matching_target(by_gradient: dict[int, Target], targets: list[Target], grads: list[Any]) -> Target | None:
+    """The gradient call an optimizer update applies: the one that gave these very gradients, else (they
+    were clipped or rebuilt) the oldest target no optimizer has taken yet."""
+    target = next((by_gradient[id(g)] for g in grads if g is not None and id(g) in by_gradient), None)
+    return target or next((t for t in targets if t.optimizer is None), None)
+
+
 @dataclass
 class Updates:
     """The gradient targets and optimizer updates of one unit, in order."""
@@ -102,10 +109,7 @@ class Updates:
         key = id(optimizer)
         if key not in self.optimizers:
             self.optimizers.append(key)
-        target = next((self.by_gradient[id(g)] for g in grads if g is not None and id(g) in self.by_gradient),
-                      None)
-        if target is None:
-            target = next((t for t in self.targets if t.optimizer is None), None)
+        target = matching_target(self.by_gradient, self.targets, grads)
         if target is not None:
             target.optimizer = key
 
@@ -125,17 +129,48 @@ class Loss:
 
 
 @dataclass
+class Unit:
+    """One training call, optimizer update or gradient call: what a step is made of."""
+
+    key: Hashable  # its kind: the same function, optimizer or gradient call site
+    start: Clock
+    end: Clock
+    losses: list[Loss] = field(default_factory=list)  # a training call's, resolved when it returned
+    targets: list[Target] = field(default_factory=list)  # a gradient call's, outside any tf.function
+    optimizer: int | None = None  # an optimizer update's, outside any tf.function
+    returned: dict[str, float | None] = field(default_factory=dict)
+
+
+@dataclass
 class OpenStep:
     """A step still gathering units: it ends when one of its units' kinds comes round again."""
 
-    head: Hashable
     phase: int
     start: Clock
-    end: Clock
-    keys: set[Hashable] = field(default_factory=set)
-    losses: list[Loss] = field(default_factory=list)
-    loose: Updates = field(default_factory=Updates)  # updates outside any tf.function
-    returned: dict[str, float | None] = field(default_factory=dict)
+    units: list[Unit] = field(default_factory=list)
+    by_gradient: dict[int, Target] = field(default_factory=dict)  # id of a loose target's first gradient
+
+    @property
+    def head(self) -> Hashable:
+        return self.units[0].key
+
+    def keys(self) -> list[Hashable]:
+        return [unit.key for unit in self.units]
+
+    def match_update(self, optimizer: int, grads: list[Any]) -> None:
+        """An update outside tf.function takes its gradient call's target: by the gradients' identity, else
+        the oldest target of this step no optimizer took yet."""
+        target = matching_target(self.by_gradient, [t for unit in self.units for t in unit.targets], grads)
+        if target is not None:
+            target.optimizer = optimizer
+
+
+def step_losses(units: list[Unit]) -> list[Loss]:
+    """The losses of a step's units: each training call's, then the loose updates' (each optimizer's last
+    target; without optimizers, every gradient target)."""
+    loose = Updates(targets=[t for unit in units for t in unit.targets],
+                    optimizers=list(dict.fromkeys(u.optimizer for u in units if u.optimizer is not None)))
+    return [loss for unit in units for loss in unit.losses] + [Loss(t.name, t.value) for t in loose.losses()]
 
 
 @dataclass
@@ -161,7 +196,8 @@ class StepCollector:
         self.applying = False  # inside an optimizer update
         self.open: OpenStep | None = None
         self.phase = 0
-        self._head: Hashable = None  # the head unit of the last step: a new one starts a phase
+        self._pattern: set[Hashable] | None = None  # the unit kinds of the phase's first step
+        self._last_phase = 0
         self._last_end: Clock | None = None
         self._activity: Clock | None = None  # the first tape or training call since the last step
         self._created = self._now()
@@ -217,7 +253,7 @@ class StepCollector:
                 self._activity = open_step.start
         start = self._last_end or self._activity or self._created
         values = {"loss": to_float(loss), **{name: to_float(value) for name, value in metrics.items()}}
-        self._record(("log_step",), start=start, end=self._now(), source="log_step", values=values)
+        self._record(start=start, end=self._now(), source="log_step", values=values, head=("log_step",))
 
     # -- 2. Keras fit --------------------------------------------------------------------------------------
 
@@ -326,9 +362,9 @@ class StepCollector:
         site, name = self._caller_name(target)
         first = next((g for g in tf.nest.flatten(gradients) if g is not None), None)
         if self.depth == 0:  # a loop without tf.function: this call is a unit of its own
-            step = self._unit(("gradient", site), start=self._activity or self._now())
+            step, unit = self._unit(("gradient", site), start=self._activity or self._now())
             record = Target(name=name, value=to_float(target))
-            step.loose.targets.append(record)
+            unit.targets.append(record)
         elif eager:  # an eager tf.function body (--eager)
             record = Target(name=name, value=target)
             self._call.targets.append(record)
@@ -336,7 +372,7 @@ class StepCollector:
             record = Target(name=name, value=target, slot=self._write_to_pool(target, len(self._call.targets)))
             self._call.targets.append(record)
         if first is not None:
-            (step.loose if self.depth == 0 else self._call).by_gradient[id(first)] = record
+            (step if self.depth == 0 else self._call).by_gradient[id(first)] = record
 
     def optimizer_applied(self, optimizer: Any, grads: Any) -> None:
         if self.explicit or not self.autolog:
@@ -349,8 +385,9 @@ class StepCollector:
         import tensorflow as tf
 
         if tf.executing_eagerly():
-            step = self._unit(("optimizer", id(optimizer)), start=self._activity or self._now())
-            step.loose.apply(optimizer, grads)
+            step, unit = self._unit(("optimizer", id(optimizer)), start=self._activity or self._now())
+            unit.optimizer = id(optimizer)
+            step.match_update(id(optimizer), grads)
             stop_point()  # a stop here keeps this update's step: finish() records it
 
     def function_returned(self, function: Any, result: Any, started: Clock) -> None:
@@ -370,53 +407,76 @@ class StepCollector:
             return
         losses = self._call_losses(call, info, result)
         returned = returned_scalars(result, exclude={loss.name for loss in losses if loss.from_dict})
-        step = self._unit(("function", id(function)), start=self._activity or started)
-        step.losses.extend(losses)
-        step.returned.update(returned)
+        _, unit = self._unit(("function", id(function)), start=self._activity or started)
+        unit.losses.extend(losses)
+        unit.returned.update(returned)
         stop_point()
 
     # -- 3. custom loops: units and steps ------------------------------------------------------------------
 
-    def _unit(self, key: Hashable, *, start: Clock) -> OpenStep:
-        """The open step a unit of kind `key` belongs to: a new one when `key` already ran in the open one."""
+    def _unit(self, key: Hashable, *, start: Clock) -> tuple[OpenStep, Unit]:
+        """Add a unit of kind `key` to the open step, or close that step first. A step ends when its first
+        unit's kind comes round again; a kind that is in the open step but is not its first shows that the
+        units before it were a step (or a loop) of their own; a kind the phase's first step did not have
+        starts a new phase (another loop)."""
         step = self.open
-        if step is not None and key in step.keys:
-            self._close(step)
-            step = None
+        if step is not None:
+            keys = step.keys()
+            if key == keys[0]:
+                self._close(step.units, phase=step.phase, start=step.start)
+                step = None
+            elif key in keys:
+                cut = keys.index(key)
+                self._close(step.units[:cut], phase=step.phase, start=step.start)
+                self._close(step.units[cut:], phase=self._phase_for(keys[cut]), start=None)
+                step = None
+            elif self._pattern is not None and key not in self._pattern:
+                self._close(step.units, phase=step.phase, start=step.start)
+                step = None
         if step is None:
-            new_phase = key != self._head
-            begin = start if new_phase or self._last_end is None else self._last_end
-            if new_phase:
-                self.phase += 1
-                self._head = key
-            step = self.open = OpenStep(head=key, phase=self.phase, start=begin, end=begin)
-        step.keys.add(key)
-        step.end = self._now()
-        return step
+            phase = self._phase_for(key)
+            begin = start if phase != self._last_phase or self._last_end is None else self._last_end
+            step = self.open = OpenStep(phase=phase, start=begin)
+        unit = Unit(key=key, start=start, end=self._now())
+        step.units.append(unit)
+        return step, unit
 
-    def _close(self, step: OpenStep) -> None:
+    def _phase_for(self, head: Hashable) -> int:
+        """The phase of a step that starts with `head`: the current one when its first step had that kind
+        of unit, else a new one."""
+        if self._pattern is None or head not in self._pattern:
+            self.phase += 1
+            self._pattern = None
+        return self.phase
+
+    def _close(self, units: list[Unit], *, phase: int, start: Clock | None) -> None:
+        """Record `units` as one step. `start` None: a phase's first step, from its first unit's start."""
         self.open = None
-        losses = step.losses + [Loss(t.name, t.value) for t in step.loose.losses()]
-        self._record(step.head, start=step.start, end=step.end, source="autolog",
-                     values=name_values(losses, step.returned), phase=step.phase)
+        if start is None:
+            start = units[0].start if phase != self._last_phase or self._last_end is None else self._last_end
+        returned = {k: v for unit in units for k, v in unit.returned.items()}
+        self._record(start=start, end=units[-1].end, source="autolog", phase=phase,
+                     values=name_values(step_losses(units), returned))
+        if self._pattern is None:
+            self._pattern = {unit.key for unit in units}
 
     def close_open_step(self) -> None:
         if self.open is not None:
-            self._close(self.open)
+            self._close(self.open.units, phase=self.open.phase, start=self.open.start)
 
-    def _record(self, head: Hashable, *, start: Clock, end: Clock, source: str, values: dict[str, float | None],
-                phase: int | None = None, epoch: int | None = None, batch_size: int | None = None,
-                batches_per_call: int = 1, validation_s: float | None = None) -> None:
+    def _record(self, *, start: Clock, end: Clock, source: str, values: dict[str, float | None],
+                phase: int | None = None, head: Hashable = None, epoch: int | None = None,
+                batch_size: int | None = None, batches_per_call: int = 1, validation_s: float | None = None) -> None:
+        """Record one step; without `phase`, a step of `head`'s kind (fit's batches, log_step calls)."""
         if phase is None:
-            if head != self._head:
-                self.phase += 1
-                self._head = head
-            phase = self.phase
+            phase = self._phase_for(head)
+            self._pattern = {head}
         self.recorder.add(time_s=end.at - start.at, source=source, values=values, epoch=epoch, phase=phase,
                           traced=end.traces > start.traces,
                           retraced=self.traces.retraced_between(start.traces, end.traces),
                           batch_size=batch_size, batches_per_call=batches_per_call, validation_s=validation_s)
         self._last_end = end
+        self._last_phase = phase
         self._activity = None
 
     def finish(self) -> None:
@@ -564,10 +624,11 @@ def name_values(losses: list[Loss], returned: dict[str, float | None]) -> dict[s
         values["loss"] = losses[0].value
     else:
         for index, loss in enumerate(losses, start=1):
-            name = loss.name if loss.name and loss.name not in values and loss.name not in returned \
-                else f"loss_{index}"
-            if name not in values and name not in returned:
-                values[name] = loss.value
+            name = loss.name or f"loss_{index}"
+            suffix = 2
+            while name in values or (name in returned and not loss.from_dict):
+                name, suffix = f"{loss.name or 'loss'}_{suffix}", suffix + 1
+            values[name] = loss.value
     values.update(returned)
     return values
 

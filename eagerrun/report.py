@@ -175,7 +175,12 @@ def print_wide(renderable: Any, console: Console = stderr) -> None:
     from rich.measure import Measurement
 
     needed = Measurement.get(console, console.options.update(width=10_000), renderable).maximum
-    console.print(renderable, width=max(console.width, needed))
+    if needed <= console.width:
+        console.print(renderable)
+        return
+    # Console.print clamps its width to the console's: a console as wide as the table prints it whole
+    wide = Console(file=console.file, width=needed, highlight=False, no_color=console.no_color)
+    wide.print(renderable)
 
 
 def step_table(records: list[StepRecord], *, log_every: int | None = None) -> None:
@@ -309,22 +314,22 @@ def steps_summary(stats: RunStats, *, mode: str, wall_s: float, extra: dict[str,
     print_wide(table)
     plain = not stderr.is_terminal
     grouped = {group[0].phase: group for group in by_phase(records or [])}
-    values = Table.grid(padding=(0, 2))
-    for _ in range(4):
-        values.add_column()
     for phase in stats.phases:
         if len(stats.phases) > 1:
-            values.add_row(Text(f"phase {phase.phase}", style="bold"),
-                           Text(f"{phase.source}, steps {phase.first_step}–{phase.last_step}, median step "
-                                f"{format_ms(phase.median_steady_s)}", style="dim"), "", "")
+            stderr.print(Text.assemble((f"phase {phase.phase}", "bold"),
+                                       (f"  {phase.source}, steps {phase.first_step}–{phase.last_step}, median "
+                                        f"step {format_ms(phase.median_steady_s)}", "dim")), soft_wrap=True)
+        values = Table.grid(padding=(0, 2))
+        for _ in range(3):
+            values.add_column(no_wrap=True)
         group = grouped.get(phase.phase, [])
         for name, (first, last) in phase.values.items():
             curve = sparkline([r.values.get(name) for r in group], plain=plain) if is_loss_name(name) else ""
-            values.add_row(f"  {name}", f"{format_loss(first)} → {format_loss(last)}", curve, "")
+            values.add_row(f"  {name}", f"{format_loss(first)} → {format_loss(last)}", curve)
         for name, (best, last) in phase.validation.items():
-            values.add_row(f"  {name}", f"best {format_loss(best)}, last {format_loss(last)}", "", "")
-    if values.row_count:
-        print_wide(values)
+            values.add_row(f"  {name}", f"best {format_loss(best)}, last {format_loss(last)}", "")
+        if values.row_count:
+            print_wide(values)
     stderr.print(Text("median and p90 leave out each phase's first step and every step that traced", style="dim"))
 
 

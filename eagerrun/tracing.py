@@ -40,11 +40,14 @@ class TraceCounter:
         self._last: dict[Any, int] = {}
 
     def traced(self, python_function: Any, name: str) -> None:
+        """One trace of `python_function`: TensorFlow's per-function wrapper, one per tf.function object (and
+        per variable-creation scope), so two models' train functions sharing Keras' code are not one."""
         if not self.enabled:
             return
-        key, file, line = function_identity(python_function)
+        key = python_function if python_function.__hash__ is not None else id(python_function)
         entry = self.functions.get(key)
         if entry is None:
+            _, file, line = function_identity(python_function)
             entry = self.functions[key] = FunctionTraces(name=name, file=file, line=line)
         entry.traces += 1
         self._previous.append(self._last.get(key, -1))
