@@ -208,15 +208,21 @@ class StepCollector:
         self._functions: dict[int, FunctionSteps] = {}
         self._names: dict[tuple[Any, int], tuple[Any, str | None]] = {}
         self._slots: dict[tuple[int, int], int] = {}
-        self._pool: Any = None if eager else self._make_pool()
+        self._pool: Any = None  # graph mode: made at the first training call (see _make_pool)
+        self._pool_made = eager
         self.watched_anything = False  # any tape, update or fit: for the no-steps line
 
-    @staticmethod
-    def _make_pool() -> Any:
+    def _make_pool(self) -> None:
+        """The variable graph-mode losses are written to, made at the first outermost tf.function call, not
+        before the script runs: making a variable initialises TensorFlow's runtime, after which a script can
+        no longer configure its devices (memory growth, logical devices). Under a tf.distribute strategy's
+        scope a variable would become a distributed one: then none is made, and losses a function does not
+        return stay missing."""
         import tensorflow as tf
 
-        with tf.init_scope():
-            return tf.Variable(tf.zeros([POOL_SIZE]), trainable=False, name="eagerrun_step_values")
+        self._pool_made = True
+        if not tf.distribute.has_strategy():
+            self._pool = tf.Variable(tf.zeros([POOL_SIZE]), trainable=False, name="eagerrun_step_values")
 
     def give_up(self, error: Exception) -> None:
         """Something in step recording failed: say so once, stop recording custom-loop steps, let the
@@ -341,6 +347,8 @@ class StepCollector:
             self._activity = self._now()
 
     def function_started(self, function: Any) -> Clock:
+        if not self._pool_made:
+            self._make_pool()
         self.depth = 1
         self._calling = function
         self._call = Updates()
@@ -513,6 +521,8 @@ class StepCollector:
         """Graph mode, at trace time: add an op that writes the target's value where eagerrun reads it."""
         import tensorflow as tf
 
+        if self._pool is None:
+            return None
         key = (id(self._calling), ordinal)
         slot = self._slots.get(key)
         if slot is None:
@@ -578,7 +588,11 @@ def graph_layout(call: Updates) -> tuple[list[Target], bool]:
 def returned_path_in_graph(target: Any) -> tuple[Any, ...] | None:
     """The path in the traced function's outputs of a tensor it returns (TensorFlow wraps each returned
     tensor in an Identity op), or None. Read after the trace, from the graph's structured outputs."""
+    from tensorflow.python.framework.func_graph import FuncGraph
+
     graph = getattr(target, "graph", None)
+    if isinstance(getattr(graph, "outer_graph", None), FuncGraph):
+        return None  # made inside a nested function or a loop body: not among the outer function's outputs
     name = getattr(target, "name", None)
     for path, output in returned_paths(getattr(graph, "structured_outputs", None)):
         op = getattr(output, "op", None)

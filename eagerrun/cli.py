@@ -30,7 +30,7 @@ class EagerrunGroup(click.Group):
     default_command = "run"
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        if args and args[0] not in self.commands and args[0] not in ("-h", "--help", "--version"):
+        if args and args[0] not in self.commands and args[0] not in ("-h", "--help", "-V", "--version"):
             args = [self.default_command, *args]
         return super().parse_args(ctx, args)
 

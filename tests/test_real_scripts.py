@@ -160,17 +160,20 @@ def test_basic_training_loops_tape_loop_then_fit(tmp_path: Path, mode: str) -> N
 
 
 @MODES
-def test_function_guide_steps_are_each_call(tmp_path: Path, mode: str) -> None:
-    """tf.function guide: 12 calls of 4 step functions that return nothing are 12 steps, each its tape's "loss"."""
+def test_function_guide_alternating_step_functions_pair_up(tmp_path: Path, mode: str) -> None:
+    """tf.function guide: two TrainStep modules called once each, then two tf.functions called in turn.
+    Training calls of different functions that follow each other are one step, as a GAN's d_step and g_step
+    are: 1 step (L and L_2, one per optimizer) in phase 1, then 5 steps of two calls each in phase 2."""
     run = run_script(mode, "function_guide.py", tmp_path)
     assert_step_contract(run, mode)
     records = run.records
     assert len(run.printed) == 12
-    assert [record["step"] for record in records] == list(range(1, 13))
-    assert {record["source"] for record in records} == {"autolog"}
-    assert all(values(record) == {"loss"} for record in records), records
-    assert column(records, "loss") == pytest.approx(column(run.printed, "loss"), rel=1e-5)
-    assert traced_steps(records) == ([1, 2, 3, 4] if mode == "graph" else [])
+    assert [(record["step"], record["phase"]) for record in records] == [(1, 1), *((n, 2) for n in range(2, 7))]
+    assert all(values(record) == {"L", "L_2"} for record in records), records
+    printed = column(run.printed, "loss")
+    assert column(records, "L") == pytest.approx(printed[0::2], rel=1e-5)
+    assert column(records, "L_2") == pytest.approx(printed[1::2], rel=1e-5)
+    assert traced_steps(records) == ([1, 2] if mode == "graph" else [])
 
 
 def test_compare_basic_training_loops_match() -> None:
