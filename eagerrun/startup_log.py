@@ -84,18 +84,23 @@ def quiet_tensorflow_startup(*, show: bool = False) -> Iterator[None]:
 
     Meant for the block that imports TensorFlow and first lists its devices, before any user code runs:
     every line it lets through reaches the real stderr as it comes, in order, and all of it has been
-    written by the time the block exits. Where fd 2 cannot be duplicated (closed), nothing is captured.
+    written by the time the block exits. Where fd 2 is closed, or no pipe can be made, nothing is captured.
     """
     if show:
         yield
         return
     _flush_python_stderr()
     try:
-        saved_stderr = os.dup(2)
+        saved_stderr = os.dup(2)  # first: were fd 2 closed, the pipe would take its number
     except OSError:
         yield
         return
-    read_end, write_end = os.pipe()
+    try:
+        read_end, write_end = os.pipe()
+    except OSError:  # out of file descriptors: TensorFlow's lines are the least of it
+        os.close(saved_stderr)
+        yield
+        return
     forward_to = os.dup(saved_stderr)  # the reader's own: it closes it, even if it outlives the block
     reader = threading.Thread(target=_forward_kept_lines, args=(read_end, forward_to),
                               name="eagerrun-tf-startup-log", daemon=True)
