@@ -30,6 +30,7 @@ new phase. Nothing here prints; records go to the recorder.
 
 from __future__ import annotations
 
+import functools
 import os
 import sys
 import time
@@ -38,11 +39,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eagerrun import hooks
+from eagerrun.graph_values import DirectValue, GraphValues, RingValue, ring_value
 from eagerrun.interrupts import stop_point
 from eagerrun.records import Recorder
 from eagerrun.tracing import TraceCounter
 
-POOL_SIZE = 256  # graph-mode losses a run can read back: one float each
+FLUSH_EVERY_S = 0.1  # custom-loop steps reach the recorder (table, metrics file, progress) this often
+FLUSH_EVERY_STEPS = 128  # well inside graph_values.RING, even with several training calls a step
 
 
 def log_step(loss: Any, **metrics: Any) -> None:
@@ -57,17 +60,23 @@ def log_step(loss: Any, **metrics: Any) -> None:
 
 
 def to_float(value: Any) -> float | None:
-    """A value as a Python float (the mean where it is not a scalar); None when it is not a number."""
+    """A value as a Python float (the mean where it is not a scalar); None when it is not a number.
+
+    Custom-loop values are kept as tensors until their step is recorded, one step later, so eagerrun adds
+    no host sync the script does not do itself: the plain loop's next step is already on its way."""
     if value is None:
         return None
-    try:
-        if not getattr(value, "shape", ()):
-            return float(value)
-        import numpy as np
+    if isinstance(value, DirectValue):
+        return value.resolve()
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    import numpy as np
 
-        return float(np.mean(np.asarray(value, dtype="float64")))
-    except (TypeError, ValueError, AttributeError):
+    try:
+        array = np.asarray(value, dtype="float64")  # a tensor: one copy to the host
+    except (TypeError, ValueError):
         return None
+    return float(array) if array.ndim == 0 else float(array.mean()) if array.size else None
 
 
 @dataclass(frozen=True)
@@ -83,8 +92,9 @@ class Target:
     """One `GradientTape.gradient` call over variables: a loss, if an optimizer applies its gradients."""
 
     name: str | None  # the script's own name for it
-    value: Any  # a float (eager), or a symbolic tensor while a graph is traced
+    value: Any  # the target tensor (symbolic while a graph is traced)
     slot: int | None = None  # graph mode: where the trace writes it in eagerrun's variable
+    ring: bool = True  # ... in the ring (read at a flush), or in the row read right after the call
     optimizer: int | None = None  # id() of the optimizer that applied its gradients
     returned_as: tuple[Any, ...] | None = None  # graph mode: where the function's result holds it
 
@@ -124,7 +134,7 @@ class Updates:
 @dataclass
 class Loss:
     name: str | None
-    value: float | None
+    value: Any  # a tensor, a RingValue or a DirectValue until the step is recorded
     from_dict: bool = False  # named by the key of the dict the step function returned
 
 
@@ -138,7 +148,7 @@ class Unit:
     losses: list[Loss] = field(default_factory=list)  # a training call's, resolved when it returned
     targets: list[Target] = field(default_factory=list)  # a gradient call's, outside any tf.function
     optimizer: int | None = None  # an optimizer update's, outside any tf.function
-    returned: dict[str, float | None] = field(default_factory=dict)
+    returned: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -168,6 +178,8 @@ class OpenStep:
 def step_losses(units: list[Unit]) -> list[Loss]:
     """The losses of a step's units: each training call's, then the loose updates' (each optimizer's last
     target; without optimizers, every gradient target)."""
+    if len(units) == 1 and not units[0].targets:  # one training call: its losses as they are
+        return units[0].losses
     loose = Updates(targets=[t for unit in units for t in unit.targets],
                     optimizers=list(dict.fromkeys(u.optimizer for u in units if u.optimizer is not None)))
     return [loss for unit in units for loss in unit.losses] + [Loss(t.name, t.value) for t in loose.losses()]
@@ -179,7 +191,8 @@ class FunctionSteps:
 
     trains: bool = False
     layout: list[Target] = field(default_factory=list)
-    reads_pool: bool = False
+    ring: bool = False  # some loss is written to the ring
+    direct: bool = False  # some loss is written to the row read right after the call
 
 
 class StepCollector:
@@ -202,17 +215,18 @@ class StepCollector:
         self._activity: Clock | None = None  # the first tape or training call since the last step
         self._created = self._now()
         self._fit_calls = 0
-        self._fit_pending: list[dict[str, Any]] = []
+        self._fit: Any = None  # the callback of the fit call now running
+        self._closed: list[tuple[Clock, Clock, int, dict[str, Any]]] = []  # steps whose values are not read yet
+        self._flushed_at = time.perf_counter()
         self._call = Updates()
         self._calling: Any = None
         self._functions: dict[int, FunctionSteps] = {}
         self._names: dict[tuple[Any, int], tuple[Any, str | None]] = {}
-        self._slots: dict[tuple[int, int], int] = {}
-        self._pool: Any = None  # graph mode: made at the first training call (see _make_pool)
-        self._pool_made = eager
+        self._values: GraphValues | None = None  # graph mode: made at the first training call
+        self._values_made = eager
         self.watched_anything = False  # any tape, update or fit: for the no-steps line
 
-    def _make_pool(self) -> None:
+    def _make_graph_values(self) -> None:
         """The variable graph-mode losses are written to, made at the first outermost tf.function call, not
         before the script runs: making a variable initialises TensorFlow's runtime, after which a script can
         no longer configure its devices (memory growth, logical devices). Under a tf.distribute strategy's
@@ -220,9 +234,9 @@ class StepCollector:
         return stay missing."""
         import tensorflow as tf
 
-        self._pool_made = True
+        self._values_made = True
         if not tf.distribute.has_strategy():
-            self._pool = tf.Variable(tf.zeros([POOL_SIZE]), trainable=False, name="eagerrun_step_values")
+            self._values = GraphValues()
 
     def give_up(self, error: Exception) -> None:
         """Something in step recording failed: say so once, stop recording custom-loop steps, let the
@@ -254,6 +268,7 @@ class StepCollector:
             return
         if not self.explicit:
             self.explicit = True
+            self.flush_steps()
             open_step, self.open = self.open, None  # the hooks saw this step too: log_step's record replaces it
             if open_step is not None and self._last_end is None:
                 self._activity = open_step.start
@@ -266,79 +281,22 @@ class StepCollector:
     def fit_started(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """A fit call begins: what came before is closed, a phase starts; returns the callback to add."""
         self.close_open_step()
+        self.flush_steps()
         self.in_fit += 1
         self._fit_calls += 1
         self.watched_anything = True
-        return self._fit_callback(("fit", self._fit_calls), fit_batch_size(args, kwargs))
+        self._fit = fit_step_logger()(self, ("fit", self._fit_calls), fit_batch_size(args, kwargs))
+        return self._fit
 
     def fit_ended(self) -> None:
         self.flush_fit()
         self.in_fit -= 1
+        self._fit = None
         self._last_end = self._activity = None  # a loop after fit starts its own phase at its first call
 
     def flush_fit(self) -> None:
-        pending, self._fit_pending = self._fit_pending, []
-        for record in pending:
-            self._record(**record)
-
-    def _fit_callback(self, head: Hashable, batch_size: int | None) -> Any:
-        import keras
-
-        collector = self
-
-        class EagerrunStepLogger(keras.callbacks.Callback):
-            """Records each training batch's values and time; added to fit() by eagerrun."""
-
-            epoch = 0
-            begin = 0
-            started: Clock | None = None
-            validation_started = 0.0
-            validation_s: float | None = None
-
-            def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
-                self.epoch = epoch + 1
-                self.validation_s = None
-
-            def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
-                collector.flush_fit()
-                stop_point()
-                self.begin = batch
-                # an epoch's first batch starts after the epoch's setup (and the validation before it)
-                self.started = collector._now() if batch == 0 or collector._last_end is None \
-                    else collector._last_end
-
-            def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
-                if collector.explicit or self.started is None:
-                    return
-                end = collector._now()
-                values = {name: to_float(value) for name, value in (logs or {}).items()}
-                count = max(1, batch - self.begin + 1)
-                share = (end.at - self.started.at) / count
-                for index in range(count):
-                    start = Clock(self.started.at + index * share, self.started.traces)
-                    collector._fit_pending.append(dict(
-                        head=head, source="fit", epoch=self.epoch, batch_size=batch_size, values=values,
-                        batches_per_call=count, start=start,
-                        end=end if index == count - 1 else Clock(start.at + share, start.traces)))
-                collector._last_end = end
-
-            def on_test_begin(self, logs: Any = None) -> None:
-                self.validation_started = time.perf_counter()
-
-            def on_test_end(self, logs: Any = None) -> None:
-                self.validation_s = time.perf_counter() - self.validation_started
-
-            def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
-                validation = {name: to_float(value) for name, value in (logs or {}).items()
-                              if name.startswith("val_")}
-                if collector._fit_pending and (validation or self.validation_s is not None):
-                    last = collector._fit_pending[-1]
-                    last["values"] = {**last["values"], **validation}
-                    last["validation_s"] = self.validation_s
-                collector.flush_fit()
-                stop_point()
-
-        return EagerrunStepLogger()
+        if self._fit is not None:
+            self._fit.record_ready(final=True)
 
     # -- 3. custom loops: the events -----------------------------------------------------------------------
 
@@ -347,16 +305,20 @@ class StepCollector:
             self._activity = self._now()
 
     def function_started(self, function: Any) -> Clock:
-        if not self._pool_made:
-            self._make_pool()
+        if not self._values_made:
+            self._make_graph_values()
         self.depth = 1
         self._calling = function
         self._call = Updates()
         return self._now()
 
     def function_failed(self) -> None:
+        """A call raised: its graph may or may not have taken a ring row, so the host's count is set from
+        the graph's own counter."""
         self.depth = 0
         self._calling = None
+        if self._values is not None:
+            self._values.calls = int(self._values.counter.numpy())
 
     def gradient_taken(self, target: Any, sources: Any, gradients: Any) -> None:
         if self.explicit or not self.autolog or not over_variables(sources):
@@ -371,13 +333,16 @@ class StepCollector:
         first = next((g for g in tf.nest.flatten(gradients) if g is not None), None)
         if self.depth == 0:  # a loop without tf.function: this call is a unit of its own
             step, unit = self._unit(("gradient", site), start=self._activity or self._now())
-            record = Target(name=name, value=to_float(target))
+            record = Target(name=name, value=target)
             unit.targets.append(record)
         elif eager:  # an eager tf.function body (--eager)
             record = Target(name=name, value=target)
             self._call.targets.append(record)
         else:  # tracing the graph of the function being called
-            record = Target(name=name, value=target, slot=self._write_to_pool(target, len(self._call.targets)))
+            written = self._values.write(target, function=self._calling, ordinal=len(self._call.targets)) \
+                if self._values is not None else None
+            record = Target(name=name, value=target, slot=written[0] if written else None,
+                            ring=bool(written and written[1]))
             self._call.targets.append(record)
         if first is not None:
             (step if self.depth == 0 else self._call).by_gradient[id(first)] = record
@@ -410,7 +375,9 @@ class StepCollector:
                 info = self._functions[id(function)] = FunctionSteps()
             info.trains = True
             if not self.eager:
-                info.layout, info.reads_pool = graph_layout(call)
+                info.layout = graph_layout(call)
+                unreturned = [t for t in info.layout if t.returned_as is None and t.slot is not None]
+                info.ring, info.direct = any(t.ring for t in unreturned), any(not t.ring for t in unreturned)
         if info is None or not info.trains:
             return
         losses = self._call_losses(call, info, result)
@@ -430,7 +397,7 @@ class StepCollector:
         step = self.open
         if step is not None:
             keys = step.keys()
-            if key == keys[0]:
+            if key == keys[0]:  # the common case: the step's first kind of unit comes round again
                 self._close(step.units, phase=step.phase, start=step.start)
                 step = None
             elif key in keys:
@@ -462,11 +429,33 @@ class StepCollector:
         self.open = None
         if start is None:
             start = units[0].start if phase != self._last_phase or self._last_end is None else self._last_end
-        returned = {k: v for unit in units for k, v in unit.returned.items()}
-        self._record(start=start, end=units[-1].end, source="autolog", phase=phase,
-                     values=name_values(step_losses(units), returned))
+        returned = units[0].returned if len(units) == 1 else \
+            {k: v for unit in units for k, v in unit.returned.items()}
+        end = units[-1].end
+        self._closed.append((start, end, phase, name_values(step_losses(units), returned)))
+        self._last_end, self._last_phase, self._activity = end, phase, None
         if self._pattern is None:
             self._pattern = {unit.key for unit in units}
+        if end.at - self._flushed_at >= FLUSH_EVERY_S or len(self._closed) >= FLUSH_EVERY_STEPS:
+            self.flush_steps()
+
+    def flush_steps(self) -> None:
+        """Record the closed custom-loop steps, their values now brought to the host. Done every 0.1 s
+        rather than every step: reading a value waits for its step to finish, and a plain loop never
+        waits, it has the next steps on their way already."""
+        closed, self._closed = self._closed, []
+        ring = None
+        for start, end, phase, values in closed:
+            numbers = {}
+            for name, value in values.items():
+                if isinstance(value, RingValue):
+                    if ring is None and self._values is not None:
+                        ring = self._values.read_ring()
+                    numbers[name] = ring_value(ring, value) if ring is not None else None
+                else:
+                    numbers[name] = to_float(value)
+            self._record(start=start, end=end, source="autolog", phase=phase, values=numbers)
+        self._flushed_at = time.perf_counter()
 
     def close_open_step(self) -> None:
         if self.open is not None:
@@ -492,51 +481,35 @@ class StepCollector:
         self.flush_fit()
         if not self.explicit:
             self.close_open_step()
+        self.flush_steps()
 
     # -- 3. custom loops: where the values are -------------------------------------------------------------
 
     def _call_losses(self, call: Updates, info: FunctionSteps, result: Any) -> list[Loss]:
+        """The losses of a training call, as tensors (converted when the step is recorded)."""
         if self.eager:
             returned = returned_paths(result)
             losses = []
             for target in call.losses():
                 key = next((path[-1] for path, value in returned if value is target.value
                             and path and isinstance(path[-1], str)), None)
-                losses.append(Loss(key or target.name, to_float(target.value), from_dict=key is not None))
+                losses.append(Loss(key or target.name, target.value, from_dict=key is not None))
             return losses
-        pool = self._pool.numpy() if info.reads_pool else None
+        call_number, snapshot = self._values.call_returned(ring=info.ring, direct=info.direct) \
+            if self._values is not None and (info.ring or info.direct) else (None, None)
         losses = []
         for target in info.layout:
             if target.returned_as is not None:
-                value = to_float(value_at(result, target.returned_as))
-                key = target.returned_as[-1] if target.returned_as and isinstance(target.returned_as[-1], str) \
-                    else None
-                losses.append(Loss(key or target.name, value, from_dict=key is not None))
+                path = target.returned_as
+                key = path[-1] if path and isinstance(path[-1], str) else None
+                losses.append(Loss(key or target.name, value_at(result, path), from_dict=key is not None))
+            elif target.slot is not None and target.ring and call_number is not None:
+                losses.append(Loss(target.name, RingValue(call_number, target.slot)))
+            elif target.slot is not None and not target.ring and snapshot is not None:
+                losses.append(Loss(target.name, DirectValue(snapshot, target.slot)))
             else:
-                value = float(pool[target.slot]) if pool is not None and target.slot is not None else None
-                losses.append(Loss(target.name, value))
+                losses.append(Loss(target.name, None))
         return losses
-
-    def _write_to_pool(self, target: Any, ordinal: int) -> int | None:
-        """Graph mode, at trace time: add an op that writes the target's value where eagerrun reads it."""
-        import tensorflow as tf
-
-        if self._pool is None:
-            return None
-        key = (id(self._calling), ordinal)
-        slot = self._slots.get(key)
-        if slot is None:
-            if len(self._slots) >= POOL_SIZE:
-                return None
-            slot = self._slots[key] = len(self._slots)
-        try:
-            value = tf.convert_to_tensor(target)
-            if value.shape.rank != 0 or value.dtype != tf.float32:
-                value = tf.cast(tf.reduce_mean(value), tf.float32)
-            self._pool.scatter_nd_update([[slot]], tf.reshape(value, [1]))
-        except (TypeError, ValueError):
-            return None
-        return slot
 
     def _caller_name(self, target: Any) -> tuple[Any, str | None]:
         """(the script's line that asked for the gradient, the name it gave the target there)."""
@@ -577,12 +550,13 @@ def is_library_code(filename: str) -> bool:
     return known
 
 
-def graph_layout(call: Updates) -> tuple[list[Target], bool]:
-    """Where each loss of a traced call is: in the function's result when it returns it, else in the pool."""
+def graph_layout(call: Updates) -> list[Target]:
+    """Where each loss of a traced call is: in the function's result when it returns it, else where the
+    trace wrote it (graph_values)."""
     losses = call.losses()
     for target in losses:
         target.returned_as = returned_path_in_graph(target.value)
-    return losses, any(t.returned_as is None and t.slot is not None for t in losses)
+    return losses
 
 
 def returned_path_in_graph(target: Any) -> tuple[Any, ...] | None:
@@ -616,24 +590,28 @@ def value_at(result: Any, path: tuple[Any, ...]) -> Any:
     return result
 
 
-def returned_scalars(result: Any, *, exclude: set[str | None]) -> dict[str, float | None]:
-    """A returned dict's scalar entries (a step function's own named values)."""
+def returned_scalars(result: Any, *, exclude: set[str | None]) -> dict[str, Any]:
+    """A returned dict's scalar numbers (a step function's own named values), still as tensors."""
     if not isinstance(result, dict):
         return {}
-    values = {}
-    for key, value in result.items():
-        if key in exclude or not isinstance(key, str) or getattr(value, "shape", ()) not in ((), []):
-            continue
-        number = to_float(value)
-        if number is not None:
-            values[key] = number
-    return values
+    return {key: value for key, value in result.items()
+            if isinstance(key, str) and key not in exclude and is_scalar_number(value)}
 
 
-def name_values(losses: list[Loss], returned: dict[str, float | None]) -> dict[str, float | None]:
+def is_scalar_number(value: Any) -> bool:
+    if isinstance(value, bool):
+        return False
+    if isinstance(value, (int, float)):
+        return True
+    dtype = getattr(value, "dtype", None)
+    return dtype is not None and getattr(dtype, "is_floating", False) | getattr(dtype, "is_integer", False) \
+        and not getattr(value, "shape", (1,))
+
+
+def name_values(losses: list[Loss], returned: dict[str, Any]) -> dict[str, Any]:
     """A step's values by name: one loss is `loss`, several take their dict key, the script's variable
     name, or `loss_<n>`; then the returned dict's other entries, which keep their names."""
-    values: dict[str, float | None] = {}
+    values: dict[str, Any] = {}
     if len(losses) == 1 and not losses[0].from_dict and "loss" not in returned:
         values["loss"] = losses[0].value
     else:
@@ -645,6 +623,112 @@ def name_values(losses: list[Loss], returned: dict[str, float | None]) -> dict[s
             values[name] = loss.value
     values.update(returned)
     return values
+
+
+@functools.cache
+def fit_step_logger() -> type:
+    """The Keras callback class eagerrun adds to each fit call (made once: Keras is imported lazily)."""
+    import keras
+
+    class EagerrunStepLogger(keras.callbacks.Callback):
+        """Records each training batch's values and time.
+
+        Keras runs batch-end callbacks in a thread pool when every callback says it is `async_safe`, so that
+        reading a batch's logs (a host sync) never holds up the next batch: a plain fit does that. This one
+        says so too, and in that thread only files the logs away; everything else happens in the training
+        thread. A call's time runs from its `on_train_batch_begin` to the next one (the epoch's last: to the
+        validation's start, or the epoch's end); it is recorded once Keras has delivered its logs, at the
+        latest at the epoch's end.
+        """
+
+        async_safe = True
+
+        def __init__(self, collector: StepCollector, head: Hashable, batch_size: int | None) -> None:
+            super().__init__()
+            self.collector, self.head, self.batch_size = collector, head, batch_size
+            self.epoch = 0
+            self.logs_at: dict[int, dict[str, Any]] = {}  # end batch -> its logs, filed from Keras' threads
+            self.calls: list[tuple[int, Clock, Clock | None]] = []  # (first batch, start, end), in order
+            self.validation_started: float | None = None
+            self.validation_s: float | None = None
+            self.validation: dict[str, Any] = {}
+
+        def _end_open_call(self, at: Clock) -> None:
+            if self.calls and self.calls[-1][2] is None:
+                first, start, _ = self.calls[-1]
+                self.calls[-1] = (first, start, at)
+
+        def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+            self.epoch = epoch + 1
+            self.validation_started = self.validation_s = None
+            self.validation = {}
+
+        def on_train_batch_begin(self, batch: int, logs: Any = None) -> None:
+            now = self.collector._now()
+            self._end_open_call(now)
+            self.record_ready(final=False)
+            stop_point()
+            # an epoch's first batch starts after the epoch's setup (and the validation before it)
+            start = now if batch == 0 or not self.calls else self.calls[-1][2] or now
+            self.calls.append((batch, start, None))
+
+        def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+            self.logs_at[batch] = dict(logs or {})  # maybe in Keras' thread pool: file it, nothing more
+
+        def on_test_begin(self, logs: Any = None) -> None:
+            self._end_open_call(self.collector._now())
+            self.validation_started = time.perf_counter()
+
+        def on_test_end(self, logs: Any = None) -> None:
+            if self.validation_started is not None:
+                self.validation_s = time.perf_counter() - self.validation_started
+
+        def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+            self._end_open_call(self.collector._now())
+            self.validation = {name: value for name, value in (logs or {}).items() if name.startswith("val_")}
+            self.record_ready(final=True)
+            stop_point()
+
+        def record_ready(self, *, final: bool) -> None:
+            """Record the calls whose time and logs are both known, in order; `final`: the epoch (or fit)
+            is over, so every call is ended and each has its logs or never will."""
+            while self.calls and self.calls[0][2] is not None:
+                first, start, end = self.calls[0]
+                last = next((batch for batch in sorted(self.logs_at) if batch >= first), None)
+                if last is None and not final:
+                    return
+                self.calls.pop(0)
+                logs = self.logs_at.pop(last, {}) if last is not None else {}
+                if self.collector.explicit:
+                    continue
+                is_last = final and not self.calls
+                values = {**logs, **(self.validation if is_last else {})}
+                self._record_call(first, last if last is not None else first, start, end, values,
+                                  validation_s=self.validation_s if is_last else None)
+
+        def _record_call(self, first: int, last: int, start: Clock, end: Clock, values: dict[str, Any],
+                         *, validation_s: float | None) -> None:
+            """One record per batch of the call: with steps_per_execution=K, K steps sharing its values
+            and a K-th of its time each."""
+            count = max(1, last - first + 1)
+            share = (end.at - start.at) / count
+            numbers = losses_first({name: to_float(value) for name, value in values.items()})
+            for index in range(count):
+                begin = Clock(start.at + index * share, start.traces)
+                finish = end if index == count - 1 else Clock(begin.at + share, begin.traces)
+                self.collector._record(head=self.head, source="fit", epoch=self.epoch, batch_size=self.batch_size,
+                                       values=numbers, batches_per_call=count, start=begin, end=finish,
+                                       validation_s=validation_s if index == count - 1 else None)
+
+    return EagerrunStepLogger
+
+
+def losses_first(values: dict[str, float | None]) -> dict[str, float | None]:
+    """Keras' logs in the table's order: losses, then metrics, then validation values."""
+    def rank(name: str) -> int:
+        return 2 if name.startswith("val_") else 0 if "loss" in name else 1
+
+    return dict(sorted(values.items(), key=lambda item: rank(item[0])))
 
 
 def fit_batch_size(args: tuple[Any, ...], kwargs: dict[str, Any]) -> int | None:

@@ -129,10 +129,10 @@ def _step_hooks(steps: StepCollector, owner: int) -> Iterator[None]:
     original_enter = tf.GradientTape.__enter__
     original_gradient = tf.GradientTape.gradient
     original_apply = BaseOptimizer.apply
-    function_started, function_returned, tape_entered, gradient_taken, optimizer_applied, fit_started = (
-        _never_breaks_the_script(steps, event) for event in (
-            steps.function_started, steps.function_returned, steps.tape_entered, steps.gradient_taken,
-            steps.optimizer_applied, steps.fit_started))
+    function_started, function_returned, function_failed, tape_entered, gradient_taken, optimizer_applied, \
+        fit_started = (_never_breaks_the_script(steps, event) for event in (
+            steps.function_started, steps.function_returned, steps.function_failed, steps.tape_entered,
+            steps.gradient_taken, steps.optimizer_applied, steps.fit_started))
 
     @functools.wraps(original_fit)
     def fit(model: Any, *args: Any, **kwargs: Any) -> Any:
@@ -153,7 +153,7 @@ def _step_hooks(steps: StepCollector, owner: int) -> Iterator[None]:
         try:
             result = original_call(function, *args, **kwargs)
         except BaseException:
-            steps.function_failed()
+            function_failed()
             raise
         function_returned(function, result, started)
         return result

@@ -11,7 +11,7 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from eagerrun import distribute, hooks, interrupts, loader, modes, report
+from eagerrun import distribute, hooks, interrupts, loader, modes, report, tf_stacks
 from eagerrun.autolog import StepCollector
 from eagerrun.checkpoints import has_checkpoint
 from eagerrun.config import OutputOptions, RunConfig
@@ -45,7 +45,7 @@ def run(config: RunConfig) -> int:
     failure: EagerrunError | None = None
     steps = None
     try:
-        with interrupts.stop_at_step_end():
+        with interrupts.stop_at_step_end(), tf_stacks.hiding_launcher_frames():
             seed_everything(config.seed)
             if config.train is not None:
                 with hooks.installed(traces=traces, mode_guard=guard):

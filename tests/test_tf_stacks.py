@@ -55,7 +55,6 @@ def test_filter_leaves_the_launcher_out_of_recorded_stacks(write_script) -> None
     assert files == [str(script)] * 3, str(filtered.error)
 
 
-@pytest.mark.xfail(strict=True, reason="session.run does not enter tf_stacks.hiding_launcher_frames() yet")
 def test_graph_error_through_the_cli_names_only_the_script(write_script) -> None:
     """`eagerrun --graph script.py` whose tf.function fails at run time: the "defined at" stack is the
     script's, as under plain python, with no eagerrun, Click or runpy frame."""

@@ -97,7 +97,7 @@ def test_seed_gives_eager_and_graph_the_same_losses_in_csv(write_script, tmp_pat
         result = run_eagerrun(f"--{mode}", "--train", "--seed", "0", "--metrics-out", str(metrics), str(spec))
         assert result.returncode == 0, result.stderr
         lines = metrics.read_text().splitlines()
-        assert lines[0].split(",")[:6] == ["step", "epoch", "loss", "time_s", "mode", "traced"]
+        assert lines[0].split(",")[:7] == ["step", "phase", "epoch", "time_s", "mode", "traced", "source"]
         rows = list(csv.DictReader(lines))
         assert [row["step"] for row in rows] == ["1", "2", "3", "4", "5", "6"]
         assert {row["mode"] for row in rows} == {mode}
@@ -175,7 +175,7 @@ def test_on_nan_stop_exits_3_naming_the_step(write_script, tmp_path: Path, mode:
     records = read_jsonl(metrics)
     assert [r["step"] for r in records] == [1, 2, 3]
     assert [r["loss"] for r in records[:2]] == pytest.approx([1.0, 0.5])
-    assert records[2]["loss"] is None and records[2]["finite"] is False
+    assert records[2]["loss"] is None and records[2]["non_finite"] == {"loss": "nan"}
 
 
 def test_on_nan_warn_keeps_going(write_script, tmp_path: Path) -> None:
