@@ -79,7 +79,7 @@ def to_float(value: Any) -> float | None:
     return float(array) if array.ndim == 0 else float(array.mean()) if array.size else None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Clock:
     """A moment of the run: the time and how many traces had happened by then."""
 
@@ -87,7 +87,7 @@ class Clock:
     traces: int
 
 
-@dataclass
+@dataclass(slots=True)
 class Target:
     """One `GradientTape.gradient` call over variables: a loss, if an optimizer applies its gradients."""
 
@@ -106,7 +106,7 @@ def matching_target(by_gradient: dict[int, Target], targets: list[Target], grads
     return target or next((t for t in targets if t.optimizer is None), None)
 
 
-@dataclass
+@dataclass(slots=True)
 class Updates:
     """The gradient targets and optimizer updates of one unit, in order."""
 
@@ -131,14 +131,14 @@ class Updates:
         return [last[key] for key in self.optimizers if key in last]
 
 
-@dataclass
+@dataclass(slots=True)
 class Loss:
     name: str | None
     value: Any  # a tensor, a RingValue or a DirectValue until the step is recorded
     from_dict: bool = False  # named by the key of the dict the step function returned
 
 
-@dataclass
+@dataclass(slots=True)
 class Unit:
     """One training call, optimizer update or gradient call: what a step is made of."""
 
@@ -151,7 +151,7 @@ class Unit:
     returned: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(slots=True)
 class OpenStep:
     """A step still gathering units: it ends when one of its units' kinds comes round again."""
 
@@ -218,7 +218,7 @@ class StepCollector:
         self._fit: Any = None  # the callback of the fit call now running
         self._closed: list[tuple[Clock, Clock, int, dict[str, Any]]] = []  # steps whose values are not read yet
         self._flushed_at = time.perf_counter()
-        self._call = Updates()
+        self._call: Updates | None = None  # the training events of the call now running, once it has any
         self._calling: Any = None
         self._functions: dict[int, FunctionSteps] = {}
         self._names: dict[tuple[Any, int], tuple[Any, str | None]] = {}
@@ -309,8 +309,13 @@ class StepCollector:
             self._make_graph_values()
         self.depth = 1
         self._calling = function
-        self._call = Updates()
+        self._call = None
         return self._now()
+
+    def _updates(self) -> Updates:
+        if self._call is None:
+            self._call = Updates()
+        return self._call
 
     def function_failed(self) -> None:
         """A call raised: its graph may or may not have taken a ring row, so the host's count is set from
@@ -337,15 +342,15 @@ class StepCollector:
             unit.targets.append(record)
         elif eager:  # an eager tf.function body (--eager)
             record = Target(name=name, value=target)
-            self._call.targets.append(record)
+            self._updates().targets.append(record)
         else:  # tracing the graph of the function being called
-            written = self._values.write(target, function=self._calling, ordinal=len(self._call.targets)) \
+            written = self._values.write(target, function=self._calling, ordinal=len(self._updates().targets)) \
                 if self._values is not None else None
             record = Target(name=name, value=target, slot=written[0] if written else None,
                             ring=bool(written and written[1]))
-            self._call.targets.append(record)
+            self._updates().targets.append(record)
         if first is not None:
-            (step if self.depth == 0 else self._call).by_gradient[id(first)] = record
+            (step if self.depth == 0 else self._updates()).by_gradient[id(first)] = record
 
     def optimizer_applied(self, optimizer: Any, grads: Any) -> None:
         if self.explicit or not self.autolog:
@@ -353,7 +358,7 @@ class StepCollector:
         self.watched_anything = True
         grads = list(grads)
         if self.depth:
-            self._call.apply(optimizer, grads)
+            self._updates().apply(optimizer, grads)
             return
         import tensorflow as tf
 
@@ -366,11 +371,11 @@ class StepCollector:
     def function_returned(self, function: Any, result: Any, started: Clock) -> None:
         self.depth = 0
         self._calling = None
-        call, self._call = self._call, Updates()
+        call, self._call = self._call, None
         if self.explicit or not self.autolog:
             return
         info = self._functions.get(id(function))
-        if call.targets or call.optimizers:
+        if call is not None and (call.targets or call.optimizers):
             if info is None:
                 info = self._functions[id(function)] = FunctionSteps()
             info.trains = True
@@ -485,12 +490,12 @@ class StepCollector:
 
     # -- 3. custom loops: where the values are -------------------------------------------------------------
 
-    def _call_losses(self, call: Updates, info: FunctionSteps, result: Any) -> list[Loss]:
+    def _call_losses(self, call: Updates | None, info: FunctionSteps, result: Any) -> list[Loss]:
         """The losses of a training call, as tensors (converted when the step is recorded)."""
         if self.eager:
             returned = returned_paths(result)
             losses = []
-            for target in call.losses():
+            for target in call.losses() if call is not None else []:
                 key = next((path[-1] for path, value in returned if value is target.value
                             and path and isinstance(path[-1], str)), None)
                 losses.append(Loss(key or target.name, target.value, from_dict=key is not None))
@@ -702,23 +707,25 @@ def fit_step_logger() -> type:
                 if self.collector.explicit:
                     continue
                 is_last = final and not self.calls
-                values = {**logs, **(self.validation if is_last else {})}
-                self._record_call(first, last if last is not None else first, start, end, values,
+                self._record_call(first, last if last is not None else first, start, end, logs,
+                                  validation=self.validation if is_last else {},
                                   validation_s=self.validation_s if is_last else None)
 
-        def _record_call(self, first: int, last: int, start: Clock, end: Clock, values: dict[str, Any],
-                         *, validation_s: float | None) -> None:
+        def _record_call(self, first: int, last: int, start: Clock, end: Clock, logs: dict[str, Any], *,
+                         validation: dict[str, Any], validation_s: float | None) -> None:
             """One record per batch of the call: with steps_per_execution=K, K steps sharing its values
-            and a K-th of its time each."""
+            and a K-th of its time each; the epoch's validation goes on its last batch alone."""
             count = max(1, last - first + 1)
             share = (end.at - start.at) / count
-            numbers = losses_first({name: to_float(value) for name, value in values.items()})
+            numbers = losses_first({name: to_float(value) for name, value in logs.items()})
             for index in range(count):
                 begin = Clock(start.at + index * share, start.traces)
-                finish = end if index == count - 1 else Clock(begin.at + share, begin.traces)
-                self.collector._record(head=self.head, source="fit", epoch=self.epoch, batch_size=self.batch_size,
-                                       values=numbers, batches_per_call=count, start=begin, end=finish,
-                                       validation_s=validation_s if index == count - 1 else None)
+                last_batch = index == count - 1
+                self.collector._record(
+                    head=self.head, source="fit", epoch=self.epoch, batch_size=self.batch_size,
+                    values={**numbers, **{n: to_float(v) for n, v in validation.items()}} if last_batch else numbers,
+                    batches_per_call=count, start=begin, end=end if last_batch else Clock(begin.at + share, begin.traces),
+                    validation_s=validation_s if last_batch else None)
 
     return EagerrunStepLogger
 

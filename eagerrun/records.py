@@ -19,7 +19,7 @@ from typing import IO, Any, Protocol
 from eagerrun.errors import EXIT_USAGE, EagerrunError
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class StepRecord:
     """One finished step. `time_s` ends when the step's values were on the host: what the user waited for.
 

@@ -158,3 +158,103 @@ def test_metrics_file_keeps_steps_before_a_crash(write_script, tmp_path: Path) -
     assert [r["step"] for r in records] == [1, 2, 3, 4]
     assert {r["source"] for r in records} == {"log_step"}
     assert "4 steps, graph mode" in result.stderr
+
+
+FIT_K_WITH_VALIDATION = """
+    import keras
+    import numpy as np
+
+    keras.utils.set_random_seed(0)
+    x = np.random.default_rng(0).normal(size=(160, 4)).astype("float32")
+    y = x.sum(axis=1, keepdims=True)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8, activation="relu"), keras.layers.Dense(1)])
+    model.compile("adam", "mse", metrics=["mae"], steps_per_execution=4)
+    model.fit(x, y, batch_size=8, epochs=2, validation_split=0.2, verbose=0, shuffle=False)
+"""
+
+
+def test_fit_steps_per_execution_records_every_batch_and_validation_apart(write_script, tmp_path: Path) -> None:
+    """compile(steps_per_execution=4), 16 batches an epoch: 32 steps, each marked as one of 4 in a call; the
+    epoch's last step carries val_loss and val_mae and the validation time, which no step's time includes."""
+    result, records = run_with_metrics("graph", write_script("fit_k.py", FIT_K_WITH_VALIDATION), tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert [r["step"] for r in records] == list(range(1, 33))
+    assert {r["batches_per_call"] for r in records} == {4}
+    assert [r["step"] for r in records if r.get("val_loss") is not None] == [16, 32]
+    assert [r["step"] for r in records if "validation_s" in r] == [16, 32]
+    first_of_epoch_2 = records[16]
+    assert first_of_epoch_2["epoch"] == 2 and first_of_epoch_2["time_s"] < records[15]["validation_s"]
+    calls = [records[i:i + 4] for i in range(0, 32, 4)]
+    assert all(len({r["loss"] for r in call}) == 1 for call in calls)  # a call's batches share its values
+    assert "val_loss" in result.stderr and "best" in result.stderr  # the summary's best and last
+
+
+RETRACING_LOOP = """
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    optimizer = keras.optimizers.SGD(0.01)
+
+    @tf.function
+    def train_step(x):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(model(x)))
+        optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
+        return loss
+
+    for batch in (8, 8, 8, 5, 5):  # the fourth call has a new shape: a retrace
+        train_step(np.ones((batch, 3), "float32"))
+"""
+
+
+def test_first_trace_is_traced_and_a_new_shape_is_a_retrace(write_script, tmp_path: Path) -> None:
+    """Graph mode: step 1 traced (not retraced, though TensorFlow traces a first call that makes variables
+    twice), step 4 retraced for its new shape, the others neither."""
+    result, records = run_with_metrics("graph", write_script("retrace.py", RETRACING_LOOP), tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert [(r["step"], r["traced"], r.get("retraced", False)) for r in records] == [
+        (1, True, False), (2, False, False), (3, False, False), (4, True, True), (5, False, False)]
+
+
+THREADED = """
+    import threading
+
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    optimizer = keras.optimizers.SGD(0.01)
+    other = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+    other_optimizer = keras.optimizers.SGD(0.01)
+
+    @tf.function
+    def train_step(x):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(model(x)))
+        optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
+        return loss
+
+    @tf.function
+    def background_step(x):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(other(x)))
+        other_optimizer.apply_gradients(zip(tape.gradient(loss, other.trainable_variables),
+                                            other.trainable_variables))
+        return loss
+
+    worker = threading.Thread(target=lambda: [background_step(np.ones((4, 3), "float32")) for _ in range(20)])
+    worker.start()
+    for _ in range(6):
+        train_step(np.ones((4, 3), "float32"))
+    worker.join()
+"""
+
+
+def test_a_tf_function_in_another_thread_never_becomes_a_step(write_script, tmp_path: Path) -> None:
+    """A training tf.function called 20 times from a background thread: the 6 main-loop calls are the steps."""
+    result, records = run_with_metrics("graph", write_script("threads.py", THREADED), tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert [r["step"] for r in records] == [1, 2, 3, 4, 5, 6] and {r["phase"] for r in records} == {1}

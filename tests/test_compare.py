@@ -97,3 +97,14 @@ def test_different_step_counts_are_their_own_verdict() -> None:
     result = compare_values({"eager": eager, "graph": eager[:2]}, rtol=1e-4, atol=1e-6)
     assert not result.match and result.first_divergent_step is None
     assert result.likely_cause == "step_count_mismatch" and result.step_counts == {"eager": 3, "graph": 2}
+
+
+def test_a_failed_mode_is_its_own_verdict() -> None:
+    """One run failed: no match, likely_cause mode_failed, no speedup, and the error kept for the report."""
+    from eagerrun.compare import Comparison
+
+    eager = [record(1, 1.0), record(2, 2.0)]
+    result = Comparison(runs={"eager": eager, "graph": eager[:1]}, first_divergent_step=None, max_abs_diff=0.0,
+                        steps_compared=1, failures={"graph": "exit 1: ValueError: boom"})
+    assert not result.match and result.likely_cause == "mode_failed" and result.speedup is None
+    assert result.as_json()["failed"] == {"graph": "exit 1: ValueError: boom"}
