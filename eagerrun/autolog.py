@@ -70,6 +70,8 @@ def to_float(value: Any) -> float | None:
         return value.resolve()
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return float(value)
+    if getattr(value, "ndim", None) == 0 and getattr(getattr(value, "dtype", None), "is_floating", False):
+        return float(value)  # a scalar float tensor: the common loss
     import numpy as np
 
     try:
@@ -189,6 +191,7 @@ def step_losses(units: list[Unit]) -> list[Loss]:
 class FunctionSteps:
     """What eagerrun knows of one tf.function: whether it trains, and (graph mode) where its losses are."""
 
+    key: Hashable  # its kind of unit
     trains: bool = False
     layout: list[Target] = field(default_factory=list)
     ring: bool = False  # some loss is written to the ring
@@ -377,7 +380,7 @@ class StepCollector:
         info = self._functions.get(id(function))
         if call is not None and (call.targets or call.optimizers):
             if info is None:
-                info = self._functions[id(function)] = FunctionSteps()
+                info = self._functions[id(function)] = FunctionSteps(key=("function", id(function)))
             info.trains = True
             if not self.eager:
                 info.layout = graph_layout(call)
@@ -386,11 +389,30 @@ class StepCollector:
         if info is None or not info.trains:
             return
         losses = self._call_losses(call, info, result)
-        returned = returned_scalars(result, exclude={loss.name for loss in losses if loss.from_dict})
-        _, unit = self._unit(("function", id(function)), start=self._activity or started)
-        unit.losses.extend(losses)
-        unit.returned.update(returned)
+        returned = returned_scalars(result, exclude={loss.name for loss in losses if loss.from_dict}) \
+            if isinstance(result, dict) else {}
+        step = self.open
+        if step is not None and len(step.units) == 1 and step.units[0].key == info.key and \
+                not step.units[0].targets and self._pattern is not None:
+            self._next_call_of_a_one_call_step(step, started, losses, returned)
+        else:
+            _, unit = self._unit(info.key, start=self._activity or started)
+            unit.losses.extend(losses)
+            unit.returned.update(returned)
         stop_point()
+
+    def _next_call_of_a_one_call_step(self, step: OpenStep, started: Clock, losses: list[Loss],
+                                      returned: dict[str, Any]) -> None:
+        """What `_unit` does when a step is one call of one function and that function is called again (a
+        plain training loop, every step): the step is closed and the next one opens in the same phase,
+        reusing its objects, since this runs once a step and its cost is eagerrun's cost per step."""
+        unit = step.units[0]
+        end = unit.end
+        self._closed.append((step.start, end, step.phase, name_values(unit.losses, unit.returned)))
+        self._last_end, self._last_phase, self._activity = end, step.phase, None
+        step.start, unit.start, unit.end, unit.losses, unit.returned = end, started, self._now(), losses, returned
+        if end.at - self._flushed_at >= FLUSH_EVERY_S or len(self._closed) >= FLUSH_EVERY_STEPS:
+            self.flush_steps()
 
     # -- 3. custom loops: units and steps ------------------------------------------------------------------
 
@@ -616,6 +638,8 @@ def is_scalar_number(value: Any) -> bool:
 def name_values(losses: list[Loss], returned: dict[str, Any]) -> dict[str, Any]:
     """A step's values by name: one loss is `loss`, several take their dict key, the script's variable
     name, or `loss_<n>`; then the returned dict's other entries, which keep their names."""
+    if len(losses) == 1 and not returned and not losses[0].from_dict:
+        return {"loss": losses[0].value}
     values: dict[str, Any] = {}
     if len(losses) == 1 and not losses[0].from_dict and "loss" not in returned:
         values["loss"] = losses[0].value
