@@ -20,12 +20,13 @@ it applied (its last one in the step); without optimizers, the targets of the gr
 `loss`; several are named by the dict key the step function returns them under, else by the Python
 variable the script bound them to (`gen_loss`, `disc_loss`), else `loss_1`, `loss_2` in update order. The
 scalars of a returned dict are recorded under their keys too. In graph mode a loss lives inside the graph:
-when the function returns it, it is read from the result; otherwise the trace writes it into one small
-variable of eagerrun's (`scatter_nd_update`, which changes nothing the function computes), read once a step.
+when the function returns it, it is read from the result; otherwise the trace writes it into a variable of
+eagerrun's, which changes nothing the function computes (graph_values.py).
 
 A step's time runs from the end of the step before (a phase's first step: from its first tape or training
-call) to the end of its last unit. Each fit call, and each loop whose step starts with another unit, is a
-new phase. Nothing here prints; records go to the recorder.
+call) to the end of its last unit. Values stay tensors until the closed steps are flushed to the recorder
+(every 0.1 s): reading one waits for its step, which a plain loop never does. Each fit call, and each loop
+whose step starts with another unit, is a new phase. Nothing here prints; records go to the recorder.
 """
 
 from __future__ import annotations
