@@ -37,3 +37,4 @@ class RunConfig:
     seed: int | None = None
     autolog: bool = True
     script_decides: bool = False
+    max_retraces: int | None = None  # stop (exit 4) when a tf.function retraces more often

@@ -10,6 +10,7 @@ EXIT_OK = 0
 EXIT_FAILURE = 1  # the script raised, a probe disagreed, TensorFlow is missing, compare diverged
 EXIT_USAGE = 2  # bad command line or bad input (missing file, broken train spec, empty dataset)
 EXIT_NONFINITE_LOSS = 3  # --on-nan stop ended the run
+EXIT_RETRACES = 4  # a tf.function traced more often than --max-retraces allows
 EXIT_SIGINT = 130  # 128 + SIGINT, as shells report Ctrl-C
 EXIT_SIGTERM = 143  # 128 + SIGTERM, what schedulers send before preempting
 

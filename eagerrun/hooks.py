@@ -84,7 +84,7 @@ def _trace_hook(traces: TraceCounter, owner: int) -> contextlib.AbstractContextM
     def create_concrete_function(function_type: Any, type_context: Any, func_graph: Any,
                                  tracing_options: Any) -> Any:
         if threading.get_ident() == owner:
-            traces.traced(tracing_options.python_function, tracing_options.name)
+            traces.traced(tracing_options.python_function, tracing_options.name, function_type)
         return original(function_type, type_context, func_graph, tracing_options)
 
     return _patched(tc, "_create_concrete_function", create_concrete_function)

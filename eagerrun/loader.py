@@ -99,8 +99,8 @@ def run_target(target: Target) -> ScriptOutcome:
                 runpy.run_path(str(target.script), run_name="__main__")
     except SystemExit as exc:
         return outcome_of_exit(exc)
-    except KeyboardInterrupt:
-        raise
+    except (KeyboardInterrupt, EagerrunError):
+        raise  # a stop eagerrun asked for (a signal, --max-retraces), not the script's error
     except Exception as exc:
         return ScriptOutcome(exit_code=EXIT_FAILURE, error=user_facing(exc, target))
     return ScriptOutcome(exit_code=0)

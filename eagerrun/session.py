@@ -39,7 +39,7 @@ def run(config: RunConfig) -> int:
 
         sinks.append(TensorBoardSink(config.output.tensorboard))
     recorder = Recorder(mode=config.mode.mode, sinks=sinks)
-    traces = TraceCounter(enabled=not config.mode.eager)
+    traces = TraceCounter(enabled=not config.mode.eager, max_retraces=config.max_retraces)
     guard = modes.script_mode_guard(config.mode, script_decides=config.script_decides)
     started = time.perf_counter()
     failure: EagerrunError | None = None
@@ -68,7 +68,7 @@ def run(config: RunConfig) -> int:
     wall_s = time.perf_counter() - started
     if config.output.run_report is not None:
         run_report(config, outcome, recorder, traces, wall_s).write(config.output.run_report)
-    show_outcome(config, outcome, recorder, wall_s, strategy=strategy, steps=steps)
+    show_outcome(config, outcome, recorder, wall_s, strategy=strategy, steps=steps, traces=traces)
     if failure is not None:
         raise failure
     return outcome.exit_code
@@ -81,8 +81,7 @@ def run_report(config: RunConfig, outcome: loader.ScriptOutcome, recorder: Recor
         mode=config.mode.mode, exit_code=outcome.exit_code, steps=len(recorder.records),
         phases=len({r.phase for r in recorder.records}), wall_s=wall_s,
         error=None if error is None else f"{type(error).__name__}: {error}".splitlines()[0],
-        functions=[{"name": f.name, "file": f.file, "line": f.line, "traces": f.traces}
-                   for f in traces.functions.values()])
+        functions=[function.as_json() for function in traces.functions.values()])
 
 
 def open_sinks_before_anything_runs(config: RunConfig) -> list[StepSink]:
@@ -142,7 +141,8 @@ def run_trainer(config: RunConfig, recorder: Recorder, traces: TraceCounter, str
 
 
 def show_outcome(config: RunConfig, outcome: loader.ScriptOutcome, recorder: Recorder, wall_s: float, *,
-                 strategy: Any = None, steps: StepCollector | None = None) -> None:
+                 strategy: Any = None, steps: StepCollector | None = None,
+                 traces: TraceCounter | None = None) -> None:
     """The script's own error first (it is the script's output), then eagerrun's table and summary."""
     if outcome.error is not None:
         report.script_traceback(outcome.error)
@@ -156,6 +156,8 @@ def show_outcome(config: RunConfig, outcome: loader.ScriptOutcome, recorder: Rec
                              records=recorder.records)
     elif steps is not None:
         report.no_steps(autolog=config.autolog, legacy_keras="tf_keras" in sys.modules)
+    if traces is not None:
+        report.retraces(traces.retraced_functions())
     report.run_summary(mode=config.mode.mode, source=config.mode.source, target=config.target.display,
                        wall_s=wall_s, exit_code=outcome.exit_code,
                        strategy=None if strategy is None else distribute.describe(strategy))

@@ -1,68 +1,190 @@
-"""Counting tf.function traces, per function, so a step whose time includes tracing is marked as such and a
-retrace (a function tracing again because its inputs changed) is told apart from a first trace.
+"""Counting tf.function traces, per function, and saying why a function traced again.
 
-TensorFlow counts traces per function (`experimental_get_tracing_count`) but not globally, and steps from a
-plain script come from functions eagerrun never sees. Every trace of every tf.function goes through one
-private function, which `hooks.py` wraps to call `TraceCounter.traced`.
+TensorFlow counts traces per function (`experimental_get_tracing_count`) but not globally, and says nothing
+of why a function traced again. Every trace of every tf.function goes through one private function, which
+`hooks.py` wraps to call `TraceCounter.traced` with the trace's function type: the shape and dtype of each
+tensor argument, each Python value, each Python object. A retrace is a trace whose inputs differ from every
+earlier trace of that function; what differs, against the closest earlier trace, is the reason, with the
+fix TensorFlow's guide gives for it.
+
+TensorFlow traces a first call that creates variables twice with the same inputs: the second is not a
+retrace. Off (`enabled=False`) in eager mode, where every tf.function body runs op by op and nothing a user
+wrote is traced.
 """
 
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from eagerrun.errors import EXIT_RETRACES, EagerrunError
+
+Signature = dict[str, tuple[str, str]]  # argument path -> (kind, what it was): ("tensor", "(32, 8) float32")
+
+FIXES = {
+    "shape": "a new shape makes a new graph: @tf.function(reduce_retracing=True), or an input_signature with "
+             "None where the size varies (a ragged last batch: batch(..., drop_remainder=True))",
+    "dtype": "a new dtype makes a new graph: cast the argument to one dtype before the call",
+    "python": "each Python value makes a new graph: pass a tensor (tf.constant, or a tf.Variable you assign)",
+    "object": "each new Python object makes a new graph: pass the same object each time, or tensors",
+    "kind": "an argument that is sometimes a tensor and sometimes a Python value makes a graph for each: "
+            "always pass a tensor",
+    "arguments": "another number or structure of arguments makes a new graph: call it the same way each time",
+}
+
+
+@dataclass(frozen=True)
+class Change:
+    """One difference between a retrace's inputs and an earlier trace's."""
+
+    argument: str
+    kind: str  # a key of FIXES
+    before: str
+    after: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"argument": self.argument, "kind": self.kind, "before": self.before, "after": self.after,
+                "fix": FIXES[self.kind]}
 
 
 @dataclass
 class FunctionTraces:
-    """How often one Python function was traced into a graph, and where it is defined."""
+    """How often one tf.function was traced into a graph, where it is defined, and why it retraced."""
 
     name: str
     file: str | None
     line: int | None
     traces: int = 0
+    signatures: list[Signature] = field(default_factory=list)  # one per distinct trace
+    retraces: list[list[Change]] = field(default_factory=list)  # for each retrace, what changed
+
+    @property
+    def place(self) -> str:
+        return f"{self.file}:{self.line}" if self.file else "?"
+
+    def as_json(self) -> dict[str, Any]:
+        return {"name": self.name, "file": self.file, "line": self.line, "traces": self.traces,
+                "distinct_traces": len(self.signatures),
+                "retraces": [[change.as_json() for change in changes] for changes in self.retraces]}
+
+
+class TooManyRetraces(EagerrunError):
+    def __init__(self, function: FunctionTraces, limit: int) -> None:
+        super().__init__(f"{function.name} ({function.place}) traced {len(function.signatures)} times, more than "
+                         f"--max-retraces {limit} allows; the report above says why", exit_code=EXIT_RETRACES)
 
 
 class TraceCounter:
-    """`count` grows by one for each trace. A retrace is a trace of a function that had already traced
-    before the step in question began: TensorFlow's own second trace of a first call that created variables
-    is part of that call, not a retrace.
+    """`count` grows by one for each trace; `functions` says, per function, how often and why."""
 
-    Off (`enabled=False`) in eager mode: there every tf.function body runs op by op, nothing a user wrote is
-    traced, and no step may be marked as traced.
-    """
-
-    def __init__(self, *, enabled: bool = True) -> None:
+    def __init__(self, *, enabled: bool = True, max_retraces: int | None = None) -> None:
         self.enabled = enabled
+        self.max_retraces = max_retraces
         self.count = 0
         self.functions: dict[Any, FunctionTraces] = {}
-        self._previous: list[int] = []  # for each trace, the index of its function's trace before (or -1)
-        self._last: dict[Any, int] = {}
+        self._retrace_at: list[bool] = []  # for each trace: whether it was a retrace
 
-    def traced(self, python_function: Any, name: str) -> None:
-        """One trace of `python_function`: TensorFlow's per-function wrapper, one per tf.function object (and
-        per variable-creation scope), so two models' train functions sharing Keras' code are not one."""
+    def traced(self, python_function: Any, name: str, function_type: Any = None) -> None:
+        """One trace of `python_function` (TensorFlow's wrapper of the user's function) for `function_type`.
+        Raises TooManyRetraces, before the trace, when it would pass --max-retraces."""
         if not self.enabled:
             return
-        key = python_function if python_function.__hash__ is not None else id(python_function)
+        key, file, line = function_identity(python_function)
         entry = self.functions.get(key)
         if entry is None:
-            _, file, line = function_identity(python_function)
             entry = self.functions[key] = FunctionTraces(name=name, file=file, line=line)
+        signature = describe_inputs(function_type)
+        retrace = bool(entry.signatures) and signature not in entry.signatures
+        if retrace:
+            entry.retraces.append(changes_against_closest(signature, entry.signatures))
+        if not entry.signatures or retrace:
+            entry.signatures.append(signature)
         entry.traces += 1
-        self._previous.append(self._last.get(key, -1))
-        self._last[key] = self.count
+        self._retrace_at.append(retrace)
         self.count += 1
+        if retrace and self.max_retraces is not None and len(entry.retraces) > self.max_retraces:
+            raise TooManyRetraces(entry, self.max_retraces)
 
     def retraced_between(self, start: int, end: int) -> bool:
-        """Whether a trace among `start`..`end` (counts) was of a function that had traced before `start`."""
-        return any(0 <= self._previous[index] < start for index in range(start, min(end, len(self._previous))))
+        """Whether a trace among `start`..`end` (counts) was a retrace."""
+        return any(self._retrace_at[start:end])
+
+    def retraced_functions(self) -> list[FunctionTraces]:
+        return [entry for entry in self.functions.values() if entry.retraces]
 
 
 def function_identity(python_function: Any) -> tuple[Any, str | None, int | None]:
-    """A stable key for the user's function behind TensorFlow's wrappers (its code object), and its place."""
+    """A key for one tf.function whatever TensorFlow wraps it in (the object it wraps: the user's function,
+    or the bound method of one instance), and where its code is."""
+    wrapped = getattr(python_function, "__wrapped__", python_function)
+    key = wrapped if getattr(wrapped, "__hash__", None) is not None else id(wrapped)
     unwrapped = inspect.unwrap(python_function)
     code = getattr(getattr(unwrapped, "__func__", unwrapped), "__code__", None)
     if code is None:
-        return id(unwrapped), None, None
-    return code, code.co_filename, code.co_firstlineno
+        return key, None, None
+    return key, code.co_filename, code.co_firstlineno
+
+
+def describe_inputs(function_type: Any) -> Signature:
+    """Each argument of a trace, flattened: a tensor's shape and dtype, a Python value, an object's type."""
+    described: Signature = {}
+    parameters = getattr(function_type, "parameters", None) or {}
+    for parameter in parameters.values():
+        describe(parameter.type_constraint, parameter.name, described)
+    return described
+
+
+def describe(constraint: Any, path: str, into: Signature) -> None:
+    kind = type(constraint).__name__
+    if hasattr(constraint, "shape") and hasattr(constraint, "dtype"):
+        shape = getattr(constraint.shape, "as_list", lambda: None)() if constraint.shape.rank is not None else None
+        into[path] = ("tensor", f"{tuple(shape) if shape is not None else 'unknown shape'} "
+                                f"{getattr(constraint.dtype, 'name', constraint.dtype)}")
+    elif kind == "Literal":
+        into[path] = ("python", repr(constraint.value))
+    elif kind == "Weakref":
+        target = constraint._ref()
+        into[path] = ("object", f"a {type(target).__name__} at {id(target):#x}")
+    elif kind in ("Tuple", "List", "NamedTuple"):
+        for index, component in enumerate(getattr(constraint, "components", ())):
+            describe(component, f"{path}[{index}]", into)
+    elif kind == "Dict":
+        for key, component in constraint.mapping.items():
+            describe(component, f"{path}[{key!r}]", into)
+    else:
+        into[path] = ("other", repr(constraint)[:80])
+
+
+def changes_against_closest(signature: Signature, earlier: list[Signature]) -> list[Change]:
+    """What differs from the earlier trace it differs from least."""
+    candidates = [changes_between(before, signature) for before in earlier]
+    return min(candidates, key=len)
+
+
+def changes_between(before: Signature, after: Signature) -> list[Change]:
+    changes = []
+    for path in dict.fromkeys([*before, *after]):
+        if path not in before or path not in after:
+            changes.append(Change(path, "arguments", "absent" if path not in before else describe_value(before[path]),
+                                  "absent" if path not in after else describe_value(after[path])))
+            continue
+        (old_kind, old), (new_kind, new) = before[path], after[path]
+        if (old_kind, old) == (new_kind, new):
+            continue
+        if old_kind != new_kind:
+            changes.append(Change(path, "kind", describe_value(before[path]), describe_value(after[path])))
+        elif old_kind == "tensor":
+            (old_shape, old_dtype), (new_shape, new_dtype) = old.rsplit(" ", 1), new.rsplit(" ", 1)
+            if old_dtype != new_dtype:
+                changes.append(Change(path, "dtype", old_dtype, new_dtype))
+            if old_shape != new_shape:
+                changes.append(Change(path, "shape", old_shape, new_shape))
+        else:
+            changes.append(Change(path, old_kind if old_kind in FIXES else "arguments", old, new))
+    return changes
+
+
+def describe_value(entry: tuple[str, str]) -> str:
+    kind, what = entry
+    return {"tensor": f"a tensor {what}", "python": f"the Python value {what}", "object": what}.get(kind, what)
