@@ -20,6 +20,7 @@ from typing import Any
 from eagerrun.errors import EXIT_FAILURE, EagerrunError
 from eagerrun.loader import Target
 from eagerrun.records import RunReport, StepRecord, summarize
+from eagerrun.side_effects import SIDE_EFFECTS, Suspect, suspects_in
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class Comparison:
     divergent_value: str | None = None  # the value that left eager's first, e.g. "gen_loss"
     failures: dict[str, str] = field(default_factory=dict)  # mode -> its error, for a mode that failed
     same_code: bool = False  # no tf.function ran: both modes ran exactly the same code
+    suspects: tuple[Suspect, ...] = ()  # lines of the traced functions that can make the modes differ
 
     @property
     def step_counts(self) -> dict[str, int]:
@@ -94,7 +96,21 @@ class Comparison:
             return "step_count_mismatch"
         if self.match or self.first_divergent_step is None:
             return None
-        return "unseeded_randomness" if self.first_divergent_step == 1 else "python_side_effect"
+        if self.first_divergent_step == 1:
+            return "unseeded_randomness"
+        if not any(s.kind in SIDE_EFFECTS for s in self.suspects) and self.suspects:
+            return "unseeded_randomness"  # only random draws found: they are what to look at
+        return "python_side_effect"
+
+    @property
+    def cause_suspects(self) -> list[Suspect]:
+        """The suspect lines that fit the likely cause: side effects, or random draws."""
+        cause = self.likely_cause
+        if cause == "python_side_effect":
+            return [s for s in self.suspects if s.kind in SIDE_EFFECTS]
+        if cause == "unseeded_randomness":
+            return [s for s in self.suspects if s.kind in ("python_random", "unseeded_random_op")]
+        return []
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -106,6 +122,7 @@ class Comparison:
             "steps_compared": self.steps_compared,
             "steps": self.step_counts,
             "failed": self.failures,
+            "suspects": [suspect.as_json() for suspect in self.cause_suspects],
             "same_code": self.same_code,
             "speedup": self.speedup,
             "median_step_s": {name: self.median_step_s(name) for name in self.runs},
@@ -155,10 +172,13 @@ def compare(options: CompareOptions) -> Comparison:
                             exit_code=EXIT_FAILURE)
     result = compare_values({name: run.records for name, run in runs.items()}, rtol=options.rtol,
                             atol=options.atol)
+    graph_report = runs["graph"].report
     same_code = runs["graph"].ran_functions is False
+    suspects = tuple(suspects_in(graph_report.functions)) if graph_report is not None else ()
     return Comparison(runs=result.runs, first_divergent_step=result.first_divergent_step,
                       max_abs_diff=result.max_abs_diff, steps_compared=result.steps_compared,
-                      divergent_value=result.divergent_value, failures=failures, same_code=same_code)
+                      divergent_value=result.divergent_value, failures=failures, same_code=same_code,
+                      suspects=suspects)
 
 
 def compare_values(runs: dict[str, list[StepRecord]], *, rtol: float, atol: float) -> Comparison:

@@ -45,6 +45,7 @@ def test_python_side_effect_diverges_and_says_why(write_script) -> None:
     assert result.returncode == 1, result.stderr
     assert "loss first diverges at step 2" in result.stdout
     assert "Python side effects inside a tf.function" in result.stdout
+    assert "side_effect.py:10  calls.append(1)" in result.stdout  # the line, found in the traced function
     assert "tf.data" not in result.stdout
 
 
@@ -108,3 +109,36 @@ def test_a_failed_mode_is_its_own_verdict() -> None:
                         steps_compared=1, failures={"graph": "exit 1: ValueError: boom"})
     assert not result.match and result.likely_cause == "mode_failed" and result.speedup is None
     assert result.as_json()["failed"] == {"graph": "exit 1: ValueError: boom"}
+
+
+def test_suspect_lines_of_a_traced_function(write_script) -> None:
+    """Each kind of line that makes the modes differ, found in the traced function's source; a seeded op
+    and the function's own TensorFlow math are not suspects."""
+    from eagerrun.side_effects import suspects_in
+
+    script = write_script("suspects.py", """
+        import random
+        import time
+
+        import numpy as np
+        import tensorflow as tf
+
+        seen, total = [], 0
+
+
+        @tf.function
+        def step(x):
+            global total
+            print("tracing")
+            seen.append(x)
+            total += 1
+            noise = np.random.rand()
+            jitter = random.random() + time.time()
+            drop = tf.random.uniform([3])
+            kept = tf.random.uniform([3], seed=1)
+            return x * 2 + noise + jitter + drop + kept
+    """)
+    found = suspects_in([{"name": "step", "file": str(script), "line": 11}])  # its decorator's line
+    assert [(s.line, s.kind) for s in found] == [
+        (14, "print"), (15, "python_container"), (16, "python_counter"), (17, "python_random"),
+        (18, "python_clock"), (18, "python_random"), (19, "unseeded_random_op")]
