@@ -146,6 +146,9 @@ def run_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      help="Print nothing of eagerrun's own but warnings and errors."),
         click.option("-v", "--verbose", is_flag=True,
                      help="Also show TensorFlow's own start-up log lines (hidden by default)."),
+        click.option("--pdb", is_flag=True,
+                     help="When the script raises, open Python's post-mortem debugger in its innermost frame "
+                     "(needs a terminal)."),
     ]
     for option in reversed(options):
         command = option(command)
@@ -186,7 +189,7 @@ def build_run_config(ctx: click.Context, *, target: str, args: tuple[str, ...], 
                          strategy=StrategyOptions(options["strategy"], options["cpu_replicas"]))
     output = OutputOptions(metrics_out=resolved(options["metrics_out"]), tensorboard=resolved(options["tensorboard"]),
                            log_every=options["log_every"], quiet=options["quiet"], verbose=options["verbose"],
-                           run_report=resolved(options["run_report"]))
+                           run_report=resolved(options["run_report"]), pdb=options["pdb"])
     return RunConfig(mode=mode, target=what, output=output, train=train if options["train"] else None,
                      seed=options["seed"], autolog=not options["no_autolog"],
                      script_decides=options["script_decides"])
@@ -293,6 +296,19 @@ def check(ctx: click.Context, *, eager: bool, graph: bool, mode_option: str | No
 
     mode = resolve_mode_from_context(ctx, eager=eager, graph=graph, mode_option=mode_option)
     return session.check(mode, as_json=as_json)
+
+
+@cli.command(context_settings=CONTEXT)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the text block.")
+def env(*, as_json: bool) -> int:
+    """Print what a bug report needs: versions, platform, CPUs, RAM, GPUs, the mode and the TF_*,
+    EAGERRUN_*, XLA_FLAGS and CUDA_VISIBLE_DEVICES variables set. Switches no mode and runs nothing.
+    """
+    from eagerrun import report
+    from eagerrun.environment import gather_environment
+
+    report.environment(gather_environment(), as_json=as_json)
+    return 0
 
 
 def main() -> None:

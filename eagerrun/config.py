@@ -20,6 +20,7 @@ class OutputOptions:
     quiet: bool = False
     verbose: bool = False  # show TensorFlow's own start-up log lines
     run_report: Path | None = None  # one JSON object on how the run went (compare reads it)
+    pdb: bool = False  # post-mortem debugger on the script's exception; the chief's alone, like the table
 
 
 @dataclass(frozen=True)

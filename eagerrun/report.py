@@ -452,3 +452,43 @@ def comparison_table(result: Comparison, names: list[str], values: list[str], *,
         table.add_row(str(rows[0].step), *cells, f"{max(diffs):.3g}" if diffs else "—",
                       *(f"{row.time_s * 1000:.2f}" for row in rows), style="bold red" if divergent else None)
     return table
+
+
+# -- env -----------------------------------------------------------------------------------------------------
+
+
+def environment(facts: dict[str, Any], *, as_json: bool) -> None:
+    """`eagerrun env`: one plain block on stdout to paste into a bug report (no colour, box or wrapping, so a
+    copy keeps every value whole), or the same facts as one JSON object."""
+    if as_json:
+        stdout.file.write(json.dumps(facts) + "\n")
+        return
+    tensorflow = facts["tensorflow"] or "not importable"
+    if facts["cuda_build"]:
+        tensorflow += f" (built for CUDA {facts['cuda'] or '?'}, cuDNN {facts['cudnn'] or '?'})"
+    elif facts["cuda_build"] is False:
+        tensorflow += " (CPU build)"
+    cpus = str(facts["cpus"])
+    if facts["cpus_usable"] is not None and facts["cpus_usable"] != facts["cpus"]:
+        cpus += f" ({facts['cpus_usable']} usable by this process)"
+    ram = facts["ram_bytes"]
+    if facts["mode_error"]:
+        mode = facts["mode_error"]
+    else:
+        mode = facts["mode"] + (" (from EAGERRUN_MODE)" if facts["mode_source"] == "env" else " (default)")
+    gpus = [gpu["name"] + (f" (compute {gpu['compute_capability']})" if gpu["compute_capability"] else "")
+            for gpu in facts["gpus"]]
+    variables = [f"{name}={value}" for name, value in facts["variables"].items()]
+    rows = [("eagerrun", [facts["eagerrun"]]), ("TensorFlow", [tensorflow]),
+            ("Keras", [facts["keras"] or "not importable"]), ("Python", [facts["python"]]),
+            ("NumPy", [facts["numpy"] or "not importable"]), ("platform", [facts["platform"]]), ("CPUs", [cpus]),
+            ("RAM", ["unknown" if ram is None else f"{ram / 2**30:.1f} GiB"]),
+            ("GPUs", gpus or ["none visible to TensorFlow"])]
+    if facts["gpu_driver"]:
+        rows.append(("GPU driver", [facts["gpu_driver"]]))
+    rows += [("mode", [mode]), ("variables", variables or ["none set"])]
+    width = max(len(key) for key, _ in rows) + 2
+    lines = [f"{key if index == 0 else '':<{width}}{value}" for key, values in rows
+             for index, value in enumerate(values)]
+    stdout.file.write("\n".join(lines) + "\n")
+    stdout.file.flush()

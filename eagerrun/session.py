@@ -11,7 +11,7 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from eagerrun import distribute, hooks, interrupts, loader, modes, report, tf_stacks
+from eagerrun import distribute, hooks, interrupts, loader, modes, postmortem, report, tf_stacks
 from eagerrun.autolog import StepCollector
 from eagerrun.checkpoints import has_checkpoint
 from eagerrun.config import OutputOptions, RunConfig
@@ -146,6 +146,8 @@ def show_outcome(config: RunConfig, outcome: loader.ScriptOutcome, recorder: Rec
     """The script's own error first (it is the script's output), then eagerrun's table and summary."""
     if outcome.error is not None:
         report.script_traceback(outcome.error)
+        if config.output.pdb:
+            postmortem.debug_post_mortem(outcome.error)
     if outcome.exit_message is not None:
         report.exit_message(outcome.exit_message)
     if config.output.quiet:
