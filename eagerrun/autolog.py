@@ -202,8 +202,10 @@ class FunctionSteps:
 class StepCollector:
     """Turns events from the script (fit batches, log_step calls, tapes, updates, function calls) into steps."""
 
-    def __init__(self, recorder: Recorder, traces: TraceCounter, *, autolog: bool, eager: bool) -> None:
+    def __init__(self, recorder: Recorder, traces: TraceCounter, *, autolog: bool, eager: bool,
+                 check_numerics: bool = False) -> None:
         self.recorder = recorder
+        self.check_numerics = check_numerics
         self.traces = traces
         self.autolog = autolog
         self.eager = eager
@@ -228,7 +230,7 @@ class StepCollector:
         self._names: dict[tuple[Any, int], tuple[Any, str | None]] = {}
         self._values: GraphValues | None = None  # graph mode: made at the first training call
         self._values_made = eager
-        self.watched_anything = False  # any tape, update or fit: for the no-steps line
+        self.failed_in: str | None = None  # the tf.function whose call raised last
 
     def _make_graph_values(self) -> None:
         """The variable graph-mode losses are written to, made at the first outermost tf.function call, not
@@ -288,7 +290,6 @@ class StepCollector:
         self.flush_steps()
         self.in_fit += 1
         self._fit_calls += 1
-        self.watched_anything = True
         self._fit = fit_step_logger()(self, ("fit", self._fit_calls), fit_batch_size(args, kwargs))
         return self._fit
 
@@ -308,13 +309,26 @@ class StepCollector:
         if self.depth == 0 and self._activity is None and self.autolog:
             self._activity = self._now()
 
-    def function_started(self, function: Any) -> Clock:
+    def function_started(self, function: Any, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None) -> Clock:
         if not self._values_made:
             self._make_graph_values()
+        if self.check_numerics:
+            self._check_inputs(function, args, kwargs or {})
         self.depth = 1
         self._calling = function
         self._call = None
         return self._now()
+
+    def _check_inputs(self, function: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        """--check-numerics: a call whose tensors already hold Inf or NaN is bad data, named before it runs."""
+        from eagerrun.numerics import NonFiniteInput, non_finite_inputs
+
+        found = non_finite_inputs(function, args, kwargs)
+        if found is not None:
+            argument, bad, total = found
+            step = self.recorder.next_step + len(self._closed) + (1 if self.open is not None else 0)
+            raise NonFiniteInput(function=getattr(function, "__name__", "the function"), argument=argument,
+                                 step=step, bad=bad, total=total)
 
     def _updates(self) -> Updates:
         if self._call is None:
@@ -325,6 +339,7 @@ class StepCollector:
         """A call raised: its graph may or may not have taken a ring row, so the host's count is set from
         the graph's own counter."""
         self.depth = 0
+        self.failed_in = getattr(self._calling, "__name__", None)
         self._calling = None
         if self._values is not None:
             self._values.calls = int(self._values.counter.numpy())
@@ -334,7 +349,6 @@ class StepCollector:
             return
         import tensorflow as tf
 
-        self.watched_anything = True
         eager = tf.executing_eagerly()
         if self.depth == 0 and not eager:
             return  # a graph traced outside any call (get_concrete_function): no step runs
@@ -359,7 +373,6 @@ class StepCollector:
     def optimizer_applied(self, optimizer: Any, grads: Any) -> None:
         if self.explicit or not self.autolog:
             return
-        self.watched_anything = True
         grads = list(grads)
         if self.depth:
             self._updates().apply(optimizer, grads)

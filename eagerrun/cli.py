@@ -135,6 +135,11 @@ def run_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      help="Write loss and step time as tf.summary scalars under DIR."),
         click.option("--log-every", type=positive, metavar="N",
                      help="Show every Nth step in the table (chosen automatically otherwise)."),
+        click.option("--check-numerics", is_flag=True,
+                     help="Stop (exit 3) at the first op that makes an Inf or NaN, forward or backward, and name "
+                     "it: op, layer, your source line, step, bad data or bad math."),
+        click.option("--max-retraces", type=click.IntRange(min=0), metavar="N",
+                     help="Stop (exit 4) with the retrace report when a tf.function traces more than N+1 times."),
         click.option("--no-autolog", is_flag=True,
                      help="Do not hook Keras fit or plain custom loops; only eagerrun.log_step() records."),
         click.option("--script-decides", is_flag=True,
@@ -191,7 +196,8 @@ def build_run_config(ctx: click.Context, *, target: str, args: tuple[str, ...], 
                            log_every=options["log_every"], quiet=options["quiet"], verbose=options["verbose"],
                            run_report=resolved(options["run_report"]), pdb=options["pdb"])
     return RunConfig(mode=mode, target=what, output=output, train=train if options["train"] else None,
-                     seed=options["seed"], autolog=not options["no_autolog"],
+                     seed=options["seed"], autolog=not options["no_autolog"], max_retraces=options["max_retraces"],
+                     check_numerics=options["check_numerics"],
                      script_decides=options["script_decides"])
 
 

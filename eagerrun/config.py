@@ -39,3 +39,4 @@ class RunConfig:
     autolog: bool = True
     script_decides: bool = False
     max_retraces: int | None = None  # stop (exit 4) when a tf.function retraces more often
+    check_numerics: bool = False  # stop (exit 3) at the first op that makes an Inf or NaN, and name it

@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from eagerrun.errors import EXIT_USAGE, EagerrunError
+from eagerrun.errors import EXIT_PEER_LOST, EXIT_PORT_TAKEN, EXIT_USAGE, EagerrunError
 
 StrategyName = Literal["default", "mirrored", "multiworker"]
 
@@ -77,6 +78,52 @@ def worker_label(environ: Mapping[str, str] = os.environ) -> str:
     return f"{config['task']['type']} {config['task']['index']}"
 
 
+def own_address(environ: Mapping[str, str] = os.environ) -> str:
+    """This task's 'host:port' in TF_CONFIG's cluster."""
+    config = cluster_spec(environ)
+    return str(config["cluster"][config["task"]["type"]][int(config["task"]["index"])])
+
+
+# A task in TensorFlow's messages: '/job:worker/replica:0/task:1' or '/job:worker/task:1'.
+_TASK_NAME = re.compile(r"/job:(\w+)/(?:replica:\d+/)?task:(\d+)")
+_LOST_PEER_REASONS = {"stopped sending heartbeats": "its heartbeats stopped",
+                      "Connection reset by peer": "connection reset", "Connection refused": "connection refused",
+                      "Socket closed": "socket closed"}
+
+
+def lost_peer(error: BaseException, *, steps_done: int, environ: Mapping[str, str] = os.environ,
+              ) -> EagerrunError | None:
+    """The one-line error for TensorFlow's word that a peer worker is gone, or None for any other error.
+
+    A multi-worker collective op fails when a peer dies: with UnavailableError at once where a connection to
+    it is reset, or within the coordination service's heartbeat timeout (10 s by default) otherwise. The lost
+    worker is the task the message names other than this one; where it names none, the only other worker.
+    """
+    import tensorflow as tf
+
+    if "TF_CONFIG" not in environ or not isinstance(error, tf.errors.OpError):
+        return None
+    text = str(error)
+    if not isinstance(error, tf.errors.UnavailableError) and "Collective ops is aborted" not in text:
+        return None
+    config = cluster_spec(environ)
+    me = (config["task"]["type"], int(config["task"]["index"]))
+    # Where the message says who: the unhealthy tasks listed after the phrase, or the connection's remote end.
+    evidence = [text.partition("stopped sending heartbeats")[2], " ".join(re.findall(r"remote target (\S+)", text)),
+                text]
+    named = next((tasks for part in evidence
+                  if (tasks := sorted({(job, int(index)) for job, index in _TASK_NAME.findall(part)} - {me}))), [])
+    others = [(job, index) for job, members in config["cluster"].items() for index in range(len(members))
+              if (job, index) != me]
+    lost = named or (others if len(others) == 1 else [])
+    who = (", ".join(f"{job} {index} of {len(config['cluster'][job])}" for job, index in lost)
+           if lost else "a peer worker")
+    reason = next((short for phrase, short in _LOST_PEER_REASONS.items() if phrase in text), type(error).__name__)
+    when = f"after step {steps_done}" if steps_done else "before its first step"
+    return EagerrunError(f"{who} stopped answering ({reason}); this worker stopped {when}",
+                         exit_code=EXIT_PEER_LOST)
+
+
 def create_strategy(options: StrategyOptions) -> Any:
     """The strategy, created before any op runs; None for the default (one device, no strategy at all)."""
     import tensorflow as tf
@@ -84,7 +131,14 @@ def create_strategy(options: StrategyOptions) -> Any:
     if options.name == "default":
         return None
     if options.name == "multiworker":
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        try:
+            return tf.distribute.MultiWorkerMirroredStrategy()
+        except tf.errors.UnknownError as exc:  # all TensorFlow says when its gRPC server cannot bind
+            if "Could not start gRPC server" not in str(exc):
+                raise
+            raise EagerrunError(f"TF_CONFIG: {worker_label()} cannot listen on its address {own_address()}: the "
+                                "port is taken (or not allowed); give it a free port",
+                                exit_code=EXIT_PORT_TAKEN) from None
     if options.cpu_replicas is not None:
         return tf.distribute.MirroredStrategy(split_cpu(options.cpu_replicas))
     gpus = tf.config.list_logical_devices("GPU")

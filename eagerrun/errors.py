@@ -11,6 +11,8 @@ EXIT_FAILURE = 1  # the script raised, a probe disagreed, TensorFlow is missing,
 EXIT_USAGE = 2  # bad command line or bad input (missing file, broken train spec, empty dataset)
 EXIT_NONFINITE_LOSS = 3  # --on-nan stop ended the run
 EXIT_RETRACES = 4  # a tf.function traced more often than --max-retraces allows
+EXIT_PORT_TAKEN = 69  # a multi-worker worker could not listen on its TF_CONFIG port (sysexits: EX_UNAVAILABLE)
+EXIT_PEER_LOST = 75  # a multi-worker peer stopped answering mid-run (sysexits: EX_TEMPFAIL, a re-run may work)
 EXIT_SIGINT = 130  # 128 + SIGINT, as shells report Ctrl-C
 EXIT_SIGTERM = 143  # 128 + SIGTERM, what schedulers send before preempting
 

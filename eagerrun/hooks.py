@@ -25,6 +25,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
+from eagerrun.errors import EagerrunError
 from eagerrun.tracing import TraceCounter
 
 if TYPE_CHECKING:
@@ -110,6 +111,8 @@ def _never_breaks_the_script(steps: StepCollector, event: Callable[..., Any]) ->
     def guarded(*args: Any, **kwargs: Any) -> Any:
         try:
             return event(*args, **kwargs)
+        except EagerrunError:
+            raise  # a stop eagerrun asked for (bad data under --check-numerics), not a failure of its own
         except Exception as exc:  # noqa: BLE001 - the script must go on whatever happened here
             steps.give_up(exc)
             return None
@@ -149,7 +152,7 @@ def _step_hooks(steps: StepCollector, owner: int) -> Iterator[None]:
     def call(function: Any, *args: Any, **kwargs: Any) -> Any:
         if steps.depth or steps.in_fit or threading.get_ident() != owner or not tf.executing_eagerly():
             return original_call(function, *args, **kwargs)
-        started = function_started(function)
+        started = function_started(function, args, kwargs)
         try:
             result = original_call(function, *args, **kwargs)
         except BaseException:

@@ -103,7 +103,7 @@ def data_debug_mode_enabled() -> bool:
     return bool(debug_mode.DEBUG_MODE)
 
 
-def apply_mode(choice: ModeChoice, *, show_tf_log: bool = False) -> None:
+def apply_mode(choice: ModeChoice, *, show_tf_log: bool = False, check_numerics: bool = False) -> None:
     """Put TensorFlow in the chosen mode. Call before the user's code is imported.
 
     Eager also turns on tf.data debug mode, because `run_functions_eagerly` alone leaves `Dataset.map`
@@ -114,6 +114,13 @@ def apply_mode(choice: ModeChoice, *, show_tf_log: bool = False) -> None:
     tf.config.run_functions_eagerly(choice.eager)
     if choice.eager and not data_debug_mode_enabled():
         tf.data.experimental.enable_debug_mode()
+    if check_numerics:  # before the script builds any graph: every op it makes is checked (numerics.py)
+        tf.debugging.enable_check_numerics()
+
+
+def stop_check_numerics() -> None:
+    """Switch --check-numerics off again once the run is over (graphs traced meanwhile keep their checks)."""
+    import_tensorflow().debugging.disable_check_numerics()
 
 
 def script_mode_guard(choice: ModeChoice, *, script_decides: bool) -> Callable[[bool], None] | None:

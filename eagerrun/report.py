@@ -24,6 +24,8 @@ from eagerrun.records import by_phase
 if TYPE_CHECKING:
     from eagerrun.compare import Comparison
     from eagerrun.records import Recorder, RunStats, StepRecord
+    from eagerrun.numerics import NumericsReport
+    from eagerrun.tracing import FunctionTraces
 
 stderr = Console(stderr=True, highlight=False)
 stdout = Console(highlight=False)
@@ -239,8 +241,8 @@ def step_table(records: list[StepRecord], *, log_every: int | None = None) -> No
 def table_caption(records: list[StepRecord]) -> str:
     lines = []
     if any(r.traced for r in records):
-        lines.append("traced: the step's time includes tracing a tf.function into a graph (retraced: one that "
-                     "had traced before, for new inputs)")
+        lines.append("traced: the step's time includes tracing a tf.function into a graph (retraced: a function "
+                     "traced again, for new inputs: see the retrace report below)")
     if any(r.batches_per_call > 1 for r in records):
         lines.append("K batches in one call: Keras ran K batches per call (steps_per_execution); they share "
                      "that call's values and each has a K-th of its time")
@@ -333,6 +335,52 @@ def steps_summary(stats: RunStats, *, mode: str, wall_s: float, extra: dict[str,
     stderr.print(Text("median and p90 leave out each phase's first step and every step that traced", style="dim"))
 
 
+CHANGE_LABELS = {"shape": "shape ", "dtype": "dtype ", "python": "Python value "}
+
+
+def retraces(functions: list[FunctionTraces]) -> None:
+    """For each tf.function that traced again: how often, and for each retrace what changed in its inputs
+    against the closest earlier trace, with the fix for that kind of change (once per kind)."""
+    from eagerrun.tracing import FIXES
+
+    for function in functions:
+        stderr.print(Text.assemble(("retraced: ", "bold yellow"), (function.name, "bold"),
+                                   f" ({function.place}) traced {len(function.signatures)} times"), soft_wrap=True)
+        kinds: list[str] = []
+        for number, changes in enumerate(function.retraces, start=2):
+            described = "; ".join(f"{c.argument}: {CHANGE_LABELS.get(c.kind, '')}{c.before} → {c.after}"
+                                  for c in changes) or "no input changed"
+            stderr.print(f"  trace {number}: {described}", soft_wrap=True)
+            kinds.extend(c.kind for c in changes if c.kind not in kinds)
+        for kind in kinds:
+            stderr.print(Text(f"  fix: {FIXES[kind]}", style="dim"), soft_wrap=True)
+
+
+def numerics(found: NumericsReport, *, verbose: bool) -> None:
+    """--check-numerics: the op that made the first Inf or NaN, in a few lines (TensorFlow's own dump with -v)."""
+    if verbose:
+        stderr.file.write(found.full + "\n")
+        stderr.file.flush()
+    step = f" at step {found.step}" if found.step is not None else ""
+    stderr.print(Text.assemble(("eagerrun: ", "bold"), ("check-numerics: ", "bold red"),
+                               f"the first non-finite value came from op {found.op}{step}"), soft_wrap=True)
+    counts = ", ".join(f"{count} × {kind}" for kind, count in found.counts.items())
+    rows = {
+        "where": (found.where or "?") + (f"   (layer {found.layer})" if found.layer else ""),
+        "in": f"tf.function {found.function}" if found.function else "an op outside any tf.function",
+        "output": f"{found.output}: {found.dtype} {found.shape}" + (f", {counts}" if counts else ""),
+        "cause": found.cause(),
+    }
+    grid = Table.grid(padding=(0, 2))
+    grid.add_column(style="dim")
+    grid.add_column()
+    for key, value in rows.items():
+        grid.add_row(f"  {key}", value)
+    print_wide(grid)
+    if not verbose:
+        stderr.print(Text("  TensorFlow's full report: run again with -v", style="dim"))
+
+
 def no_steps(*, autolog: bool, legacy_keras: bool) -> None:
     """A run that recorded no step says so, what was looked for, and how to get a table anyway."""
     looked = ("Keras fit, Keras optimizer updates, GradientTape.gradient over variables and "
@@ -399,7 +447,12 @@ def comparison(result: Comparison, *, log_every: int | None, as_json: bool) -> N
     if result.steps_compared:
         print_wide(comparison_table(result, names, values, log_every=log_every), stdout)
     for name, why in result.failures.items():
-        stdout.print(Text(f"✗ the {name} run failed ({why}); the other ran to its end", style="bold red"))
+        stdout.print(Text(f"✗ the {name} run failed: {why}", style="bold red"), soft_wrap=True)
+        for other, records in result.runs.items():
+            if other not in result.failures:
+                last = records[-1].values if records else {}
+                stdout.print(f"  the {other} run ran to its end: {len(records)} steps"
+                             + "".join(f", {n} {format_loss(v)}" for n, v in last.items()), soft_wrap=True)
     counts = result.step_counts
     if len(set(counts.values())) > 1:
         stdout.print(Text("✗ the runs recorded different numbers of steps: "
@@ -414,6 +467,9 @@ def comparison(result: Comparison, *, log_every: int | None, as_json: bool) -> N
                           style="bold red"))
         if result.likely_cause in ("python_side_effect", "unseeded_randomness"):
             stdout.print(CAUSES[result.likely_cause])
+            for suspect in result.cause_suspects:
+                stdout.print(Text.assemble("  suspect: ", (f"{suspect.file}:{suspect.line}", "bold"),
+                                           f"  {suspect.code}  ", (f"({suspect.why})", "dim")), soft_wrap=True)
     if result.likely_cause == "step_count_mismatch":
         stdout.print(CAUSES["step_count_mismatch"])
     if result.same_code:

@@ -6,6 +6,7 @@ exception, a non-finite loss, Ctrl-C), the steps recorded so far are flushed and
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from dataclasses import replace
@@ -15,9 +16,12 @@ from eagerrun import distribute, hooks, interrupts, loader, modes, postmortem, r
 from eagerrun.autolog import StepCollector
 from eagerrun.checkpoints import has_checkpoint
 from eagerrun.config import OutputOptions, RunConfig
-from eagerrun.errors import EXIT_FAILURE, EXIT_SIGINT, EagerrunError
+from eagerrun.errors import EXIT_FAILURE, EXIT_NONFINITE_LOSS, EXIT_SIGINT, EagerrunError
+from eagerrun.numerics import NumericsReport, is_numerics_error, numerics_report
 from eagerrun.records import Recorder, RunReport, StepSink, metrics_sink, summarize
 from eagerrun.tracing import TraceCounter
+
+log = logging.getLogger("eagerrun")
 
 
 def run(config: RunConfig) -> int:
@@ -32,7 +36,11 @@ def run(config: RunConfig) -> int:
     sinks = open_sinks_before_anything_runs(config)
     if config.target.module is not None:
         loader.check_module_exists(config.target.module)
-    modes.apply_mode(config.mode, show_tf_log=config.output.verbose)
+    if config.check_numerics and config.train is not None and config.train.xla:
+        log.warning("--check-numerics does not work under XLA (a compiled cluster has no per-op checks): "
+                    "running without --xla")
+        config = replace(config, train=replace(config.train, xla=False))
+    modes.apply_mode(config.mode, show_tf_log=config.output.verbose, check_numerics=config.check_numerics)
     strategy = distribute.create_strategy(strategy_options)  # before any op: it may configure the runtime
     if config.output.tensorboard is not None:
         from eagerrun.records import TensorBoardSink
@@ -51,7 +59,8 @@ def run(config: RunConfig) -> int:
                 with hooks.installed(traces=traces, mode_guard=guard):
                     outcome = run_trainer(config, recorder, traces, strategy)
             else:
-                steps = StepCollector(recorder, traces, autolog=config.autolog, eager=config.mode.eager)
+                steps = StepCollector(recorder, traces, autolog=config.autolog, eager=config.mode.eager,
+                                      check_numerics=config.check_numerics)
                 with hooks.installed(traces=traces, steps=steps, mode_guard=guard):
                     outcome = run_script(config, recorder, steps)
     except interrupts.Interrupted as exc:
@@ -65,10 +74,20 @@ def run(config: RunConfig) -> int:
         if steps is not None:
             steps.finish()
         recorder.close()
+        if config.check_numerics:
+            modes.stop_check_numerics()
     wall_s = time.perf_counter() - started
+    numerics = None
+    if config.check_numerics and is_numerics_error(outcome.error):
+        assert outcome.error is not None
+        numerics = numerics_report(outcome.error, step=len(recorder.records) + 1,
+                                   function=steps.failed_in if steps is not None else None,
+                                   script=config.target.script)
+        outcome = replace(outcome, exit_code=EXIT_NONFINITE_LOSS)
     if config.output.run_report is not None:
         run_report(config, outcome, recorder, traces, wall_s).write(config.output.run_report)
-    show_outcome(config, outcome, recorder, wall_s, strategy=strategy, steps=steps, traces=traces)
+    show_outcome(config, outcome, recorder, wall_s, strategy=strategy, steps=steps, traces=traces,
+                 numerics=numerics)
     if failure is not None:
         raise failure
     return outcome.exit_code
@@ -134,6 +153,11 @@ def run_trainer(config: RunConfig, recorder: Recorder, traces: TraceCounter, str
     try:
         with report.live_progress(recorder, total=trainer.total_steps(), enabled=not config.output.quiet):
             trainer.run()
+    except (EagerrunError, KeyboardInterrupt):
+        raise
+    except Exception as exc:  # the step failed in the user's model, loss or data: their error, not a crash
+        error = exc if is_numerics_error(exc) else loader.user_facing(exc, config.target)
+        return loader.ScriptOutcome(exit_code=EXIT_FAILURE, error=error)
     finally:
         if checkpoint is not None:
             checkpoint.close()
@@ -142,12 +166,15 @@ def run_trainer(config: RunConfig, recorder: Recorder, traces: TraceCounter, str
 
 def show_outcome(config: RunConfig, outcome: loader.ScriptOutcome, recorder: Recorder, wall_s: float, *,
                  strategy: Any = None, steps: StepCollector | None = None,
-                 traces: TraceCounter | None = None) -> None:
-    """The script's own error first (it is the script's output), then eagerrun's table and summary."""
-    if outcome.error is not None:
+                 traces: TraceCounter | None = None, numerics: NumericsReport | None = None) -> None:
+    """The script's own error first (it is the script's output), then eagerrun's table and summary. A
+    --check-numerics stop shows its short report instead of TensorFlow's long error."""
+    if numerics is not None:
+        report.numerics(numerics, verbose=config.output.verbose)
+    elif outcome.error is not None:
         report.script_traceback(outcome.error)
-        if config.output.pdb:
-            postmortem.debug_post_mortem(outcome.error)
+    if outcome.error is not None and config.output.pdb:
+        postmortem.debug_post_mortem(outcome.error)
     if outcome.exit_message is not None:
         report.exit_message(outcome.exit_message)
     if config.output.quiet:

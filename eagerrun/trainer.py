@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from eagerrun.checkpoints import TrainCheckpoint
-from eagerrun.distribute import StrategyOptions, replicated_step
+from eagerrun.distribute import StrategyOptions, lost_peer, replicated_step
 from eagerrun.errors import EXIT_NONFINITE_LOSS, EXIT_USAGE, EagerrunError
 from eagerrun.interrupts import Interrupted, stop_point
 from eagerrun.records import Recorder
@@ -129,8 +129,8 @@ class Trainer:
     def run(self) -> None:
         """Train until the epochs or the step limit run out, resuming from a checkpoint when there is one.
 
-        Raises NonFiniteLoss under --on-nan stop, and Interrupted after a signal, once the step in
-        progress is done and a checkpoint saved.
+        Raises NonFiniteLoss under --on-nan stop, Interrupted after a signal, once the step in progress is
+        done and a checkpoint saved, and an EagerrunError (exit 75) when a peer worker stopped answering.
         """
         done, first_epoch, done_in_epoch, iterator = 0, 1, 0, None
         if self.checkpoint is not None:
@@ -161,6 +161,11 @@ class Trainer:
         except Interrupted:
             self.save_checkpoint()
             raise
+        except Exception as exc:  # a multi-worker step or batch whose peer died: one line, not TensorFlow's error
+            lost = lost_peer(exc, steps_done=self.recorder.next_step - 1) if self.strategy is not None else None
+            if lost is None:
+                raise
+            raise lost from None
         self.save_checkpoint()
 
     def save_checkpoint(self) -> None:
