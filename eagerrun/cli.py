@@ -118,8 +118,9 @@ def run_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--xla", is_flag=True, help="[--train] jit-compile the step with XLA (graph mode)."),
         click.option("--steps-per-execution", type=positive, metavar="K", default=1, show_default=True,
                      help="[--train] Run K steps inside one tf.function call (graph mode)."),
-        click.option("--on-nan", type=click.Choice(["stop", "warn"]), default="stop", show_default=True,
-                     help="[--train] On a non-finite loss: stop (exit 3) or warn and go on."),
+        click.option("--on-nan", type=click.Choice(["stop", "warn", "debug"]), default="stop", show_default=True,
+                     help="[--train] On a non-finite loss: stop (exit 3), warn and go on, or debug: check "
+                     "numerics from the start and name the op that made it (as --check-numerics)."),
         click.option("--strategy", type=click.Choice(["default", "mirrored", "multiworker"]), default="default",
                      show_default=True, help="[--train] tf.distribute strategy: one device, MirroredStrategy over "
                      "this machine's GPUs, or MultiWorkerMirroredStrategy configured by TF_CONFIG."),
@@ -197,7 +198,7 @@ def build_run_config(ctx: click.Context, *, target: str, args: tuple[str, ...], 
                            run_report=resolved(options["run_report"]), pdb=options["pdb"])
     return RunConfig(mode=mode, target=what, output=output, train=train if options["train"] else None,
                      seed=options["seed"], autolog=not options["no_autolog"], max_retraces=options["max_retraces"],
-                     check_numerics=options["check_numerics"],
+                     check_numerics=options["check_numerics"] or options["on_nan"] == "debug",
                      script_decides=options["script_decides"])
 
 

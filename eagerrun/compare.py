@@ -109,7 +109,7 @@ class Comparison:
         if cause == "python_side_effect":
             return [s for s in self.suspects if s.kind in SIDE_EFFECTS]
         if cause == "unseeded_randomness":
-            return [s for s in self.suspects if s.kind in ("python_random", "unseeded_random_op")]
+            return [s for s in self.suspects if s.kind in ("python_random", "unseeded_random_op", "seed_at_trace")]
         return []
 
     def as_json(self) -> dict[str, Any]:

@@ -26,8 +26,12 @@ KINDS = {
     "unseeded_random_op": "a TensorFlow random op without a seed of its own draws other numbers in eager and graph "
                           "mode: pass seed=, or use tf.random.stateless_* / a tf.random.Generator",
     "python_clock": "read once at trace time in graph mode, at every step in eager mode",
+    "seed_at_trace": "a seed set inside a tf.function is set once, at trace time, in graph mode and at every "
+                     "step in eager mode: seed once, before training",
 }
-SIDE_EFFECTS = ("print", "python_container", "python_counter", "python_random", "python_clock")
+SIDE_EFFECTS = ("print", "python_container", "python_counter", "python_random", "python_clock", "seed_at_trace")
+SEEDING = {"tf.random.set_seed", "keras.utils.set_random_seed", "tf.keras.utils.set_random_seed", "np.random.seed",
+           "numpy.random.seed", "random.seed"}
 MUTATORS = {"append", "extend", "insert", "add", "update", "pop", "remove", "clear", "setdefault"}
 RANDOM_OPS = {"uniform", "normal", "truncated_normal", "shuffle", "categorical", "gamma", "poisson",
               "random_uniform", "random_normal", "random_shuffle"}
@@ -94,6 +98,8 @@ def suspect_kind(node: ast.AST, declared: set[str]) -> str | None:
     last = name.rsplit(".", 1)[-1]
     if isinstance(node.func, ast.Attribute) and last in MUTATORS and not name.startswith(("tf.", "self.optimizer")):
         return "python_container"
+    if name in SEEDING:
+        return "seed_at_trace"
     if name.startswith(("np.random.", "numpy.random.", "random.")):
         return "python_random"
     if name in ("time.time", "time.perf_counter", "datetime.now", "datetime.datetime.now"):

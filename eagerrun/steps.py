@@ -28,14 +28,14 @@ def builtin_train_step(spec: TrainSpec, *, global_average: bool = False) -> Step
     """
     import tensorflow as tf
 
-    model, optimizer, loss_fn = spec.model, spec.optimizer, spec.loss
-    average = global_mean if global_average else tf.reduce_mean
+    model, optimizer = spec.model, spec.optimizer
+    loss_of_batch = batch_loss(spec.loss, global_average=global_average)
 
     def train_step(batch: Any) -> Any:
         x, y = batch
         with tf.GradientTape() as tape:
             y_pred = model(x, training=True)
-            loss = average(loss_fn(y, y_pred))
+            loss = loss_of_batch(y, y_pred)
             if model.losses:
                 regularization = tf.add_n(model.losses)
                 loss += tf.nn.scale_regularization_loss(regularization) if global_average else regularization
@@ -44,6 +44,32 @@ def builtin_train_step(spec: TrainSpec, *, global_average: bool = False) -> Step
         return loss
 
     return train_step
+
+
+def batch_loss(loss_fn: Any, *, global_average: bool) -> Callable[[Any, Any], Any]:
+    """loss(y, y_pred) for the batch, the same number under any strategy as on one device.
+
+    A Keras `Loss` object reduces its values itself, and under a strategy its `sum_over_batch_size`
+    reduction also divides by the number of replicas (keras/src/losses/loss.py,
+    `scale_loss_for_distribution`); averaging that again over the global batch would halve the loss and the
+    gradients on two replicas. So a `Loss` object's per-example values are taken unreduced (`Loss.call`)
+    and reduced here as its reduction says: summed for `sum`, else averaged over the global batch. Any other
+    loss (a function, a Keras loss by name) gives per-example values, averaged; or a scalar, this replica's
+    batch mean, which counts as one value among the replicas'.
+    """
+    import keras
+    import tensorflow as tf
+
+    average = global_mean if global_average else tf.reduce_mean
+    if not isinstance(loss_fn, keras.losses.Loss):
+        return lambda y, y_pred: average(loss_fn(y, y_pred))
+
+    def reduced(y: Any, y_pred: Any) -> Any:
+        values = loss_fn.call(keras.ops.convert_to_tensor(y, dtype=loss_fn.dtype),
+                              keras.ops.convert_to_tensor(y_pred, dtype=loss_fn.dtype))
+        return tf.reduce_sum(values) if loss_fn.reduction == "sum" else average(values)
+
+    return reduced
 
 
 def global_mean(per_example: Any) -> Any:

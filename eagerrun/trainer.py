@@ -35,7 +35,7 @@ class TrainOptions:
     steps: int | None = None
     xla: bool = False
     steps_per_execution: int = 1
-    on_nan: Literal["stop", "warn"] = "stop"
+    on_nan: Literal["stop", "warn", "debug"] = "stop"  # debug: stop, with check numerics on from the start
     checkpoint_dir: Path | None = None
     checkpoint_every: int | None = None
     strategy: StrategyOptions = StrategyOptions()
@@ -220,7 +220,7 @@ class Trainer:
                                    batch_size=batch_size)
         self._batch_in_epoch += 1
         if not math.isfinite(loss):
-            if self.options.on_nan == "stop":
+            if self.options.on_nan != "warn":
                 raise NonFiniteLoss(record.step, loss)
             log.warning("loss is %s at step %d; going on (--on-nan warn)", loss, record.step)
         if self.checkpoint is not None and self.checkpoint.due(record.step):

@@ -136,9 +136,10 @@ def test_suspect_lines_of_a_traced_function(write_script) -> None:
             jitter = random.random() + time.time()
             drop = tf.random.uniform([3])
             kept = tf.random.uniform([3], seed=1)
+            tf.random.set_seed(0)
             return x * 2 + noise + jitter + drop + kept
     """)
     found = suspects_in([{"name": "step", "file": str(script), "line": 11}])  # its decorator's line
     assert [(s.line, s.kind) for s in found] == [
         (14, "print"), (15, "python_container"), (16, "python_counter"), (17, "python_random"),
-        (18, "python_clock"), (18, "python_random"), (19, "unseeded_random_op")]
+        (18, "python_clock"), (18, "python_random"), (19, "unseeded_random_op"), (21, "seed_at_trace")]
