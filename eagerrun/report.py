@@ -241,8 +241,9 @@ def step_table(records: list[StepRecord], *, log_every: int | None = None) -> No
 def table_caption(records: list[StepRecord]) -> str:
     lines = []
     if any(r.traced for r in records):
-        lines.append("traced: the step's time includes tracing a tf.function into a graph (retraced: a function "
-                     "traced again, for new inputs: see the retrace report below)")
+        lines.append("traced: the step's time includes tracing a tf.function into a graph" + (
+            " (retraced: a function traced again, for new inputs: see the retrace report below)"
+            if any(r.retraced for r in records) else ""))
     if any(r.batches_per_call > 1 for r in records):
         lines.append("K batches in one call: Keras ran K batches per call (steps_per_execution); they share "
                      "that call's values and each has a K-th of its time")
