@@ -189,21 +189,30 @@ def test_fit_steps_per_execution_records_every_batch_and_validation_apart(write_
     assert "val_loss" in result.stderr and "best" in result.stderr  # the summary's best and last
 
 
-RETRACING_LOOP = """
+TRAIN_STEP = """
+    import threading
+
     import keras
     import numpy as np
     import tensorflow as tf
 
-    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
-    optimizer = keras.optimizers.SGD(0.01)
 
-    @tf.function
-    def train_step(x):
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(tf.square(model(x)))
-        optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
-        return loss
+    def make_train_step():
+        model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+        optimizer = keras.optimizers.SGD(0.01)
 
+        @tf.function
+        def train_step(x):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(tf.square(model(x)))
+            optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
+            return loss
+
+        return train_step
+"""
+
+RETRACING_LOOP = TRAIN_STEP + """
+    train_step = make_train_step()
     for batch in (8, 8, 8, 5, 5):  # the fourth call has a new shape: a retrace
         train_step(np.ones((batch, 3), "float32"))
 """
@@ -218,33 +227,8 @@ def test_first_trace_is_traced_and_a_new_shape_is_a_retrace(write_script, tmp_pa
         (1, True, False), (2, False, False), (3, False, False), (4, True, True), (5, False, False)]
 
 
-THREADED = """
-    import threading
-
-    import keras
-    import numpy as np
-    import tensorflow as tf
-
-    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
-    optimizer = keras.optimizers.SGD(0.01)
-    other = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
-    other_optimizer = keras.optimizers.SGD(0.01)
-
-    @tf.function
-    def train_step(x):
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(tf.square(model(x)))
-        optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
-        return loss
-
-    @tf.function
-    def background_step(x):
-        with tf.GradientTape() as tape:
-            loss = tf.reduce_mean(tf.square(other(x)))
-        other_optimizer.apply_gradients(zip(tape.gradient(loss, other.trainable_variables),
-                                            other.trainable_variables))
-        return loss
-
+THREADED = TRAIN_STEP + """
+    train_step, background_step = make_train_step(), make_train_step()
     worker = threading.Thread(target=lambda: [background_step(np.ones((4, 3), "float32")) for _ in range(20)])
     worker.start()
     for _ in range(6):
