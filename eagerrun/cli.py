@@ -126,6 +126,9 @@ def run_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      "this machine's GPUs, or MultiWorkerMirroredStrategy configured by TF_CONFIG."),
         click.option("--cpu-replicas", type=positive, metavar="N",
                      help="[--train] With --strategy mirrored: split the CPU into N logical devices."),
+        click.option("--validate-every", type=positive, metavar="N",
+                     help="[--train] Also evaluate build()'s validation data every N steps (always at each epoch's "
+                     "end): val_loss and val_<metric> on that step."),
         click.option("--checkpoint-dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
                      help="[--train] Save checkpoints under DIR and resume from the latest one there."),
         click.option("--checkpoint-every", type=positive, metavar="N",
@@ -167,7 +170,7 @@ def resolved(path: Path | None) -> Path | None:
 
 
 TRAIN_ONLY = ("epochs", "steps", "xla", "on_nan", "steps_per_execution", "checkpoint_dir", "checkpoint_every",
-              "strategy", "cpu_replicas")
+              "strategy", "cpu_replicas", "validate_every")
 
 
 def build_run_config(ctx: click.Context, *, target: str, args: tuple[str, ...], **options: Any) -> Any:
@@ -192,7 +195,8 @@ def build_run_config(ctx: click.Context, *, target: str, args: tuple[str, ...], 
     train = TrainOptions(epochs=options["epochs"], steps=options["steps"], xla=options["xla"],
                          steps_per_execution=options["steps_per_execution"], on_nan=options["on_nan"],
                          checkpoint_dir=resolved(options["checkpoint_dir"]), checkpoint_every=options["checkpoint_every"],
-                         strategy=StrategyOptions(options["strategy"], options["cpu_replicas"]))
+                         strategy=StrategyOptions(options["strategy"], options["cpu_replicas"]),
+                         validate_every=options["validate_every"])
     output = OutputOptions(metrics_out=resolved(options["metrics_out"]), tensorboard=resolved(options["tensorboard"]),
                            log_every=options["log_every"], quiet=options["quiet"], verbose=options["verbose"],
                            run_report=resolved(options["run_report"]), pdb=options["pdb"])

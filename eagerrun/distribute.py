@@ -206,11 +206,12 @@ def short_device(name: str) -> str:
 
 
 def replicated_step(strategy: Any, step: Callable[[Any], Any], *, xla: bool) -> Callable[[Any], tuple[Any, Any]]:
-    """The step run on every replica through `strategy.run`: (global mean loss, global batch size).
+    """The step run on every replica through `strategy.run`: (named values, global batch size).
 
     Each replica's step returns its share of the global mean (its examples' losses summed over the global
     batch size), so the replicas' losses add up to the mean; their batch sizes add up to the global batch.
-    With --xla only the replica's step is jit-compiled, as TensorFlow's guides do it.
+    Each named value (`steps.named_values`) is summed on its own: a multi-worker strategy cannot reduce a
+    dict at once. With --xla only the replica's step is jit-compiled, as TensorFlow's guides do it.
     """
     import tensorflow as tf
 
@@ -221,8 +222,8 @@ def replicated_step(strategy: Any, step: Callable[[Any], Any], *, xla: bool) -> 
         replica_step = tf.function(replica_step, jit_compile=True)
 
     def distributed_step(batch: Any) -> tuple[Any, Any]:
-        losses, sizes = strategy.run(replica_step, args=(batch,))
-        return (strategy.reduce(tf.distribute.ReduceOp.SUM, losses, axis=None),
+        values, sizes = strategy.run(replica_step, args=(batch,))
+        return ({name: strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None) for name, value in values.items()},
                 strategy.reduce(tf.distribute.ReduceOp.SUM, sizes, axis=None))
 
     return distributed_step

@@ -4,12 +4,12 @@ The step never knows which mode it runs in: `train_step(batch) -> loss` is plain
 alone decides what runs it: the function itself (eager), a `tf.function` traced once for the dataset's
 `element_spec`, whose batch dimension is open wherever a ragged last batch can come, so that batch does not
 retrace (graph), optionally jit-compiled (XLA), or K steps inside one `tf.function` call (steps per
-execution).
+execution). `compile_validation` is the one pass over the validation data, compiled the same way.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from eagerrun.spec import TrainSpec
@@ -25,10 +25,11 @@ def builtin_train_step(spec: TrainSpec, *, global_average: bool = False) -> Step
     each replica divides its examples' summed losses by the global batch's count and its share of the
     regularization by the number of replicas, so that the replicas' losses, and the gradients the
     optimizer sums across replicas, add up to exactly what one device would compute on the whole batch.
+    The spec's metrics are updated with the batch's predictions; `metric_results` reads them.
     """
     import tensorflow as tf
 
-    model, optimizer = spec.model, spec.optimizer
+    model, optimizer, metrics = spec.model, spec.optimizer, spec.metrics or ()
     loss_of_batch = batch_loss(spec.loss, global_average=global_average)
 
     def train_step(batch: Any) -> Any:
@@ -41,6 +42,8 @@ def builtin_train_step(spec: TrainSpec, *, global_average: bool = False) -> Step
                 loss += tf.nn.scale_regularization_loss(regularization) if global_average else regularization
         grads = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        for metric in metrics:
+            metric.update_state(y, y_pred)
         return loss
 
     return train_step
@@ -81,15 +84,37 @@ def global_mean(per_example: Any) -> Any:
     return tf.reduce_sum(per_example) / global_count
 
 
-def compile_step(step: StepFn, *, eager: bool, element_spec: Any, xla: bool) -> StepFn:
-    """The step as it will run, returning a scalar loss: plain Python when eager, else one traced graph.
+def metric_results(metrics: Sequence[Any]) -> dict[str, Any]:
+    """Each metric's result under its name. Read outside `strategy.run` (in cross-replica context), a
+    metric's variables are summed over the replicas first, so the result is the global batch's, exactly
+    as on one device."""
+    return {metric.name: metric.result() for metric in metrics}
+
+
+def with_metric_results(sized_step: Callable[[Any], tuple[Any, Any]],
+                        metrics: Sequence[Any]) -> Callable[[Any], tuple[Any, Any]]:
+    """`sized_step` (returning named values and the batch size) with the metrics' results added."""
+    if not metrics:
+        return sized_step
+
+    def run(batch: Any) -> tuple[Any, Any]:
+        values, size = sized_step(batch)
+        return {**values, **metric_results(metrics)}, size
+
+    return run
+
+
+def compile_step(step: StepFn, *, eager: bool, element_spec: Any, xla: bool,
+                 metrics: Sequence[Any] = ()) -> StepFn:
+    """The step as it will run, returning its named scalar values (`named_values`) and the metrics'
+    results: plain Python when eager, else one traced graph.
 
     Traced for the dataset's own `element_spec`: its batch dimension is None where a ragged last batch
     can come (`batch()` without `drop_remainder`), so that batch reuses the graph, and fixed where every
     batch has one size, so the graph keeps static shapes (4% faster a step on the benchmark's MLP).
     """
-    return compile_function(lambda batch: to_scalar_loss(step(batch)), eager=eager, signature=element_spec,
-                            xla=xla)
+    return compile_function(lambda batch: {**named_values(step(batch)), **metric_results(metrics)}, eager=eager,
+                            signature=element_spec, xla=xla)
 
 
 def compile_function(function: StepFn, *, eager: bool, signature: Any, xla: bool) -> StepFn:
@@ -116,48 +141,113 @@ def compile_function(function: StepFn, *, eager: bool, signature: Any, xla: bool
     return run
 
 
-def with_batch_size(step: StepFn) -> Callable[[Any], tuple[Any, Any]]:
-    """The step returning (scalar loss, batch size), the pair compile_multi_step records."""
+def compile_validation(spec: TrainSpec, *, eager: bool, strategy: Any = None) -> Callable[[], dict[str, float]]:
+    """One pass over the spec's validation data, as Keras' `evaluate` computes it: `val_loss` (each batch's
+    loss, the model's regularization included, weighted by its size) and `val_<metric>` for each metric.
+
+    The whole pass is one `tf.function` (plain Python when eager) looping over the dataset, each batch run
+    through `strategy.run` under a strategy; the results are read outside it, where each metric's variables
+    are summed over the replicas, so they are the default strategy's numbers. Call it inside the strategy's
+    scope: it creates its own copies of the metrics (validating must not reset the training metrics'
+    running means) and two sums for the loss. A replica with no example of a ragged batch adds nothing.
+    """
+    import keras
     import tensorflow as tf
 
-    return lambda batch: (to_scalar_loss(step(batch)), tf.shape(tf.nest.flatten(batch)[0])[0])
+    model = spec.model
+    loss_of_batch = batch_loss(spec.loss, global_average=False)
+    metrics = [type(metric).from_config(metric.get_config()) for metric in spec.metrics or ()]
+    loss_total, examples = keras.metrics.Sum(name="val_loss_total"), keras.metrics.Sum(name="val_examples")
+    data = spec.validation if strategy is None else strategy.experimental_distribute_dataset(spec.validation)
+
+    def update(batch: Any) -> None:
+        x, y = batch
+        y_pred = model(x, training=False)
+        loss = loss_of_batch(y, y_pred)
+        if model.losses:
+            loss += tf.add_n(model.losses)
+        size = tf.cast(tf.shape(tf.nest.flatten(x)[0])[0], tf.float32)
+        loss_total.update_state(tf.math.multiply_no_nan(tf.cast(loss, tf.float32), size))
+        examples.update_state(size)
+        for metric in metrics:
+            metric.update_state(y, y_pred)
+
+    def one_pass(iterator: Any) -> dict[str, Any]:
+        # The iterator is made outside: a distributed dataset iterated inside a graph warns that its options
+        # are unknown there.
+        for batch in iterator:
+            if strategy is None:
+                update(batch)
+            else:
+                strategy.run(update, args=(batch,))
+        return {"val_loss": loss_total.result() / examples.result(),
+                **{f"val_{name}": value for name, value in metric_results(metrics).items()}}
+
+    compiled = one_pass if eager else tf.function(one_pass)
+
+    def run() -> dict[str, float]:
+        for metric in (loss_total, examples, *metrics):
+            metric.reset_state()
+        return {name: float(value) for name, value in compiled(iter(data)).items()}
+
+    return run
+
+
+def with_batch_size(step: StepFn) -> Callable[[Any], tuple[Any, Any]]:
+    """The step returning (named values, batch size), the pair compile_multi_step records."""
+    import tensorflow as tf
+
+    return lambda batch: (named_values(step(batch)), tf.shape(tf.nest.flatten(batch)[0])[0])
 
 
 def compile_multi_step(sized_step: Callable[[Any], tuple[Any, Any]], *,
-                       xla: bool) -> Callable[[Any, Any], tuple[Any, Any]]:
+                       xla: bool) -> tuple[Callable[[Any, Any], tuple[Any, Any]], list[str]]:
     """K steps in one tf.function call, as Keras' steps_per_execution and Orbit's tf.while_loop do.
 
-    `sized_step(batch)` returns (loss, batch size). Called with a tf.data iterator (or a distributed one)
-    and a step count as a tensor (so changing K's last remainder does not retrace); returns every step's
-    loss and batch size, fewer than asked where the iterator ran out. Only the inner step is jit-compiled:
-    XLA cannot compile the iterator ops of the loop itself.
+    `sized_step(batch)` returns (named values, batch size). Called with a tf.data iterator (or a
+    distributed one) and a step count as a tensor (so changing K's last remainder does not retrace);
+    returns every step's values as a row (float32, in the order of the names list returned beside the
+    function, filled when it traces) and batch size, fewer than asked where the iterator ran out. Only the
+    inner step is jit-compiled: XLA cannot compile the iterator ops of the loop itself.
     """
     import tensorflow as tf
 
     inner = tf.function(sized_step, jit_compile=True) if xla else sized_step
+    names: list[str] = []
+
+    def step_row(batch: Any) -> tuple[Any, Any]:
+        values, size = inner(batch)
+        names[:] = list(values)
+        return tf.stack([tf.cast(value, tf.float32) for value in values.values()]), size
 
     @tf.function
     def run_steps(iterator: Any, num_steps: Any) -> tuple[Any, Any]:
-        losses = tf.TensorArray(tf.float32, size=0, dynamic_size=True)
+        rows = tf.TensorArray(tf.float32, size=0, dynamic_size=True)
         sizes = tf.TensorArray(tf.int32, size=0, dynamic_size=True)
         for i in tf.range(num_steps):
             optional = iterator.get_next_as_optional()
             if not optional.has_value():
                 break
-            loss, size = inner(optional.get_value())
-            losses = losses.write(i, tf.cast(loss, tf.float32))
+            row, size = step_row(optional.get_value())
+            rows = rows.write(i, row)
             sizes = sizes.write(i, tf.cast(size, tf.int32))
-        return losses.stack(), sizes.stack()
+        return rows.stack(), sizes.stack()
 
-    return run_steps
+    return run_steps, names
 
 
-def to_scalar_loss(loss: Any) -> Any:
-    """A custom train_step may return a mapping with 'loss', or a non-scalar: reduce it to one number."""
+def named_values(output: Any) -> dict[str, Any]:
+    """A step's output as named scalars, "loss" first: a custom train_step's mapping keeps every value
+    under its own name; anything else is the loss. A non-scalar is reduced to its mean."""
+    if isinstance(output, Mapping):
+        ordered = sorted(output.items(), key=lambda item: item[0] != "loss")  # stable: the rest keep their order
+        return {str(name): to_scalar(value) for name, value in ordered}
+    return {"loss": to_scalar(output)}
+
+
+def to_scalar(value: Any) -> Any:
     import tensorflow as tf
 
-    if isinstance(loss, dict):
-        loss = loss["loss"]
-    if getattr(getattr(loss, "shape", None), "rank", None) == 0:
-        return loss  # already one number: no op added to the graph
-    return tf.reduce_mean(loss)
+    if getattr(getattr(value, "shape", None), "rank", None) == 0:
+        return value  # already one number: no op added to the graph
+    return tf.reduce_mean(value)

@@ -2,7 +2,8 @@
 
 Timing is honest: a step's time runs from asking the dataset for its batch until its loss is a Python
 number on the host, so asynchronous execution hides nothing. Losses become Python floats here, at the
-boundary, and nowhere else.
+boundary, and nowhere else. Validation runs between steps, before the step it follows is recorded, so that
+step's one record carries its values; its time is the record's `validation_s`, never in the step's.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from pathlib import Path
 from typing import Any, Literal
 
 from eagerrun.checkpoints import TrainCheckpoint
-from eagerrun.distribute import StrategyOptions, lost_peer, replicated_step
+from eagerrun.distribute import StrategyOptions, lost_peer, replicated_step, scope
 from eagerrun.errors import EXIT_NONFINITE_LOSS, EXIT_USAGE, EagerrunError
 from eagerrun.interrupts import Interrupted, stop_point
 from eagerrun.records import Recorder
 from eagerrun.spec import TrainSpec
-from eagerrun.steps import builtin_train_step, compile_function, compile_multi_step, compile_step, with_batch_size
+from eagerrun.steps import (builtin_train_step, compile_function, compile_multi_step, compile_step, compile_validation,
+                            with_batch_size, with_metric_results)
 from eagerrun.tracing import TraceCounter
 
 log = logging.getLogger("eagerrun")
@@ -39,6 +41,7 @@ class TrainOptions:
     checkpoint_dir: Path | None = None
     checkpoint_every: int | None = None
     strategy: StrategyOptions = StrategyOptions()
+    validate_every: int | None = None  # besides each epoch's end
 
     def check_mode(self, *, eager: bool) -> None:
         if eager and self.xla:
@@ -53,8 +56,8 @@ class TrainOptions:
 
 
 class NonFiniteLoss(EagerrunError):
-    def __init__(self, step: int, loss: float) -> None:
-        super().__init__(f"loss is {loss} at step {step}; stopping (use --on-nan warn to keep going)",
+    def __init__(self, step: int, loss: float, name: str = "loss") -> None:
+        super().__init__(f"{name} is {loss} at step {step}; stopping (use --on-nan warn to keep going)",
                          exit_code=EXIT_NONFINITE_LOSS)
 
 
@@ -91,30 +94,39 @@ class Trainer:
         self.recorder = recorder
         self.traces = traces
         self.epochs, self.steps = planned_steps(spec, options, spec.dataset)
+        batches = int(spec.dataset.cardinality())
+        self._batches_per_epoch = batches if batches > 0 else None  # unknown or infinite: no epoch end foreseen
+        # Training metrics are the built-in step's: a custom train_step returns its own values.
+        self.metrics = tuple(spec.metrics or ()) if spec.train_step is None else ()
         step = spec.train_step or builtin_train_step(spec, global_average=strategy is not None)
         self.dataset = spec.dataset if strategy is None else strategy.experimental_distribute_dataset(spec.dataset)
         if options.steps_per_execution > 1:
             sized = with_batch_size(step) if strategy is None else replicated_step(strategy, step, xla=options.xla)
-            self._multi_step = compile_multi_step(sized, xla=options.xla and strategy is None)
+            self._multi_step, self._value_names = compile_multi_step(with_metric_results(sized, self.metrics),
+                                                                     xla=options.xla and strategy is None)
         elif strategy is None:
             self._host_step = self._compile_one_device(step, eager=eager)
         else:
-            self._host_step = self._compile_replicated(replicated_step(strategy, step, xla=options.xla),
-                                                       eager=eager)
+            self._host_step = self._compile_replicated(
+                with_metric_results(replicated_step(strategy, step, xla=options.xla), self.metrics), eager=eager)
+        self._validate = None
+        if spec.validation is not None:
+            with scope(strategy):  # its metrics' variables must be the strategy's
+                self._validate = compile_validation(spec, eager=eager, strategy=strategy)
 
-    def _compile_one_device(self, step: Any, *, eager: bool) -> Callable[[Any], tuple[float, None]]:
-        """(loss, None) on the host: the batch size is read from the batch's shape, after the step's time."""
+    def _compile_one_device(self, step: Any, *, eager: bool) -> Callable[[Any], tuple[dict[str, float], None]]:
+        """(values, None) on the host: the batch size is read from the batch's shape, after the step's time."""
         compiled = compile_step(step, eager=eager, element_spec=self.spec.dataset.element_spec,
-                                xla=self.options.xla)
-        return lambda batch: (float(compiled(batch)), None)
+                                xla=self.options.xla, metrics=self.metrics)
+        return lambda batch: ({name: float(value) for name, value in compiled(batch).items()}, None)
 
-    def _compile_replicated(self, step: Any, *, eager: bool) -> Callable[[Any], tuple[float, int]]:
-        """(loss, global batch size) on the host, both reduced across replicas inside the step."""
+    def _compile_replicated(self, step: Any, *, eager: bool) -> Callable[[Any], tuple[dict[str, float], int]]:
+        """(values, global batch size) on the host, reduced across replicas inside the step."""
         compiled = compile_function(step, eager=eager, signature=self.dataset.element_spec, xla=False)
 
-        def run(batch: Any) -> tuple[float, int]:
-            loss, size = compiled(batch)
-            return float(loss), int(size)
+        def run(batch: Any) -> tuple[dict[str, float], int]:
+            values, size = compiled(batch)
+            return {name: float(value) for name, value in values.items()}, int(size)
 
         return run
 
@@ -148,6 +160,8 @@ class Trainer:
                     break
                 self._epoch_now = epoch
                 self._batch_in_epoch = done_in_epoch if epoch == first_epoch else 0
+                for metric in self.metrics:  # running means over the epoch, as Keras' fit logs them
+                    metric.reset_state()
                 iterator = iterator if iterator is not None else iter(self.dataset)
                 if self.checkpoint is not None and self.strategy is None:
                     self.checkpoint.track_iterator(iterator)
@@ -191,38 +205,71 @@ class Trainer:
                 batch = next(iterator)
             except StopIteration:
                 return
-            loss, batch_size = self._host_step(batch)
+            values, batch_size = self._host_step(batch)
             elapsed = time.perf_counter() - started
-            self._record(loss, elapsed, epoch=epoch, traced=self.traces.count > traces_before,
-                         batch_size=leading_dim(batch) if batch_size is None else batch_size)
+            traced = self.traces.count > traces_before
+            self._record(values, elapsed, epoch=epoch, traced=traced,
+                         batch_size=leading_dim(batch) if batch_size is None else batch_size,
+                         validation=self._validate_if_due(self.recorder.next_step, self._batch_in_epoch + 1))
 
     def _run_epoch_in_chunks(self, iterator: Any, epoch: int) -> None:
         import tensorflow as tf
 
         while not self._limit_reached():
-            chunk = self.options.steps_per_execution
+            chunk = min(self.options.steps_per_execution, self._steps_to_validation())
             if self.steps is not None:
                 chunk = min(chunk, self.steps - self.recorder.next_step + 1)
             traces_before = self.traces.count
             started = time.perf_counter()
-            losses, sizes = self._multi_step(iterator, tf.constant(chunk))
-            losses, sizes = losses.numpy(), sizes.numpy()
+            rows, sizes = self._multi_step(iterator, tf.constant(chunk))
+            rows, sizes = rows.numpy(), sizes.numpy()
             elapsed = time.perf_counter() - started
             traced = self.traces.count > traces_before
-            for i, (loss, size) in enumerate(zip(losses, sizes)):
-                self._record(float(loss), elapsed / len(losses), epoch=epoch, traced=traced and i == 0,
-                             batch_size=int(size))
-            if len(losses) < chunk:
+            validation = (self._validate_if_due(self.recorder.next_step + len(rows) - 1,
+                                                self._batch_in_epoch + len(rows)) if len(rows) else None)
+            for i, (row, size) in enumerate(zip(rows, sizes)):
+                self._record(dict(zip(self._value_names, map(float, row))), elapsed / len(rows), epoch=epoch,
+                             traced=traced and i == 0, batch_size=int(size),
+                             validation=validation if i == len(rows) - 1 else None)
+            if len(rows) < chunk:
                 return
 
-    def _record(self, loss: float, elapsed: float, *, epoch: int, traced: bool, batch_size: int | None) -> None:
-        record = self.recorder.add(loss=loss, time_s=elapsed, source="trainer", epoch=epoch, traced=traced,
-                                   batch_size=batch_size)
+    def _validation_due(self, step: int, batch_in_epoch: int) -> bool:
+        """At each epoch's end (where the dataset's length is known), every --validate-every N steps, and
+        at the run's last step when --steps ends it."""
+        every = self.options.validate_every
+        return (batch_in_epoch == self._batches_per_epoch or step == self.steps
+                or (every is not None and step % every == 0))
+
+    def _steps_to_validation(self) -> int:
+        """Steps until the next validation is due (counting the one it is due after): a K-step chunk ends
+        there, so validation sees the weights of the step it is recorded with."""
+        limit = self.options.steps_per_execution
+        if self._validate is None:
+            return limit
+        step, batch = self.recorder.next_step, self._batch_in_epoch + 1
+        return next((ahead + 1 for ahead in range(limit) if self._validation_due(step + ahead, batch + ahead)), limit)
+
+    def _validate_if_due(self, step: int, batch_in_epoch: int) -> tuple[dict[str, float], float] | None:
+        """(val_ values, seconds) when validation is due after `step`, the epoch's `batch_in_epoch`th."""
+        if self._validate is None or not self._validation_due(step, batch_in_epoch):
+            return None
+        started = time.perf_counter()
+        values = self._validate()
+        return values, time.perf_counter() - started
+
+    def _record(self, values: dict[str, float], elapsed: float, *, epoch: int, traced: bool,
+                batch_size: int | None, validation: tuple[dict[str, float], float] | None = None) -> None:
+        validation_values, validation_s = validation or ({}, None)
+        record = self.recorder.add(values={**values, **validation_values}, time_s=elapsed, source="trainer",
+                                   epoch=epoch, traced=traced, batch_size=batch_size, validation_s=validation_s)
         self._batch_in_epoch += 1
-        if not math.isfinite(loss):
+        losses = [name for name in values if name == "loss" or name.endswith("_loss")] or list(values)
+        bad = next((name for name in losses if not math.isfinite(values[name])), None)
+        if bad is not None:
             if self.options.on_nan != "warn":
-                raise NonFiniteLoss(record.step, loss)
-            log.warning("loss is %s at step %d; going on (--on-nan warn)", loss, record.step)
+                raise NonFiniteLoss(record.step, values[bad], bad)
+            log.warning("%s is %s at step %d; going on (--on-nan warn)", bad, values[bad], record.step)
         if self.checkpoint is not None and self.checkpoint.due(record.step):
             self.checkpoint.save(step=record.step, epoch=epoch, batch=self._batch_in_epoch)
         stop_point()
