@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from eagerrun import modes
+from eagerrun import hooks, modes
 from eagerrun.records import JsonlSink, Recorder
 from eagerrun.spec import spec_from_value, validate_spec
 from eagerrun.tracing import TraceCounter
@@ -39,8 +39,8 @@ def main():
     control = GuideLoop(build(), compiled=mode == "graph")
     with tempfile.TemporaryDirectory() as tmp:
         recorder = Recorder(mode=mode, sinks=[JsonlSink(Path(tmp) / "steps.jsonl")])
-        traces = TraceCounter()
-        with traces.counting():
+        traces = TraceCounter(enabled=mode == "graph")
+        with hooks.installed(traces=traces):
             trainer = Trainer(validate_spec(spec_from_value(build())), TrainOptions(steps=steps),
                               eager=mode == "eager", recorder=recorder, traces=traces)
             def eagerrun_block():

@@ -248,7 +248,7 @@ def table_caption(records: list[StepRecord]) -> str:
         lines.append("K batches in one call: Keras ran K batches per call (steps_per_execution); they share "
                      "that call's values and each has a K-th of its time")
     if any(r.validation_s is not None for r in records):
-        lines.append("validation: fit's validation ran after this step, timed apart from it")
+        lines.append("validation: validation ran after this step, timed apart from it")
     return "\n".join(lines)
 
 
