@@ -5,10 +5,12 @@ Importing this module must not import TensorFlow: `eagerrun --help` answers in a
 
 from __future__ import annotations
 
+import atexit
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
@@ -323,4 +325,24 @@ def env(*, as_json: bool) -> int:
 
 
 def main() -> None:
-    cli.main(prog_name="eagerrun")
+    try:
+        cli.main(prog_name="eagerrun")
+    except SystemExit as exc:
+        if "TF_CONFIG" in os.environ and "tensorflow" in sys.modules:  # a multi-worker worker
+            exit_without_teardown(exc.code)
+        raise
+
+
+def exit_without_teardown(code: object) -> NoReturn:
+    """Exit as Python does (atexit functions run, output flushed), minus its final garbage collection.
+
+    In a multi-worker run that collection destroys TensorFlow's distributed dataset iterators, whose
+    destructors wait on tf.data threads: measured 12 s after a normal 500-step run, and 5 to 406 s once a
+    peer worker is gone. By then eagerrun has shown everything and closed its files and checkpoints.
+    """
+    if code is not None and not isinstance(code, int):
+        print(code, file=sys.stderr)  # what Python does with sys.exit("message")
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code if isinstance(code, int) else 0 if code is None else 1)

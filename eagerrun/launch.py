@@ -154,15 +154,17 @@ def launch(workers: int, run_args: list[str]) -> int:
     previous = {signum: signal.signal(signum, group.forward) for signum in EXIT_CODES}
     try:
         with tempfile.TemporaryDirectory(prefix="eagerrun-launch-") as logs:
-            for attempt in range(1, PORT_ATTEMPTS + 1):
+            starts = 1
+            while True:
                 try:
                     return run_workers(group, command, workers, Path(logs))
                 except PortTaken as taken:
-                    if attempt == PORT_ATTEMPTS:
+                    if starts == PORT_ATTEMPTS:
                         raise EagerrunError(f"{taken}, {PORT_ATTEMPTS} times in a row: is another program "
-                                            "taking ports as fast as they are freed?", exit_code=EXIT_PORT_TAKEN)
+                                            "taking ports as fast as they are freed?",
+                                            exit_code=EXIT_PORT_TAKEN) from None
                     log.warning("%s: starting every worker again on new ports", taken)
-        raise AssertionError("unreachable")
+                    starts += 1
     except KilledAtOnce:
         assert group.signum is not None
         return EXIT_CODES[signal.Signals(group.signum)]
@@ -193,18 +195,18 @@ def run_workers(group: WorkerGroup, command: list[str], count: int, logs: Path) 
 
 def start_worker(command: list[str], ports: list[int], index: int, logs: Path, files: ExitStack) -> Worker:
     env = {**os.environ, "TF_CONFIG": tf_config(ports, index)}
-    owned = owned_by_this_process()
+    orphaned = sigterm_when_orphaned()
     if index == 0:
-        process = subprocess.Popen(command, env=env, start_new_session=True, preexec_fn=owned)
+        process = subprocess.Popen(command, env=env, start_new_session=True, preexec_fn=orphaned)
         return Worker(index, process, log=None)
     log_path = logs / f"worker-{index}.log"
     out: IO[bytes] = files.enter_context(open(log_path, "wb"))
     process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                               preexec_fn=owned)
+                               preexec_fn=orphaned)
     return Worker(index, process, log=log_path)
 
 
-def owned_by_this_process() -> Callable[[], None] | None:
+def sigterm_when_orphaned() -> Callable[[], None] | None:
     """What a worker runs between fork and exec so that it gets SIGTERM when this process dies.
 
     The usual race fix: if this process died before the request took effect, the worker is already
