@@ -37,7 +37,7 @@ import sys
 import time
 from collections.abc import Hashable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from eagerrun import hooks
 from eagerrun.graph_values import DirectValue, GraphValues, RingValue, ring_value
@@ -82,9 +82,9 @@ def to_float(value: Any) -> float | None:
     return float(array) if array.ndim == 0 else float(array.mean()) if array.size else None
 
 
-@dataclass(frozen=True, slots=True)
-class Clock:
-    """A moment of the run: the time and how many traces had happened by then."""
+class Clock(NamedTuple):
+    """A moment of the run: the time and how many traces had happened by then (a tuple: two are made
+    every step)."""
 
     at: float
     traces: int

@@ -132,10 +132,11 @@ def _step_hooks(steps: StepCollector, owner: int) -> Iterator[None]:
     original_enter = tf.GradientTape.__enter__
     original_gradient = tf.GradientTape.gradient
     original_apply = BaseOptimizer.apply
-    function_started, function_returned, function_failed, tape_entered, gradient_taken, optimizer_applied, \
-        fit_started = (_never_breaks_the_script(steps, event) for event in (
-            steps.function_started, steps.function_returned, steps.function_failed, steps.tape_entered,
-            steps.gradient_taken, steps.optimizer_applied, steps.fit_started))
+    function_failed, tape_entered, gradient_taken, optimizer_applied, fit_started = (
+        _never_breaks_the_script(steps, event) for event in (
+            steps.function_failed, steps.tape_entered, steps.gradient_taken, steps.optimizer_applied,
+            steps.fit_started))
+    from tensorflow.python.eager.context import executing_eagerly
 
     @functools.wraps(original_fit)
     def fit(model: Any, *args: Any, **kwargs: Any) -> Any:
@@ -150,15 +151,26 @@ def _step_hooks(steps: StepCollector, owner: int) -> Iterator[None]:
 
     @functools.wraps(original_call)
     def call(function: Any, *args: Any, **kwargs: Any) -> Any:
-        if steps.depth or steps.in_fit or threading.get_ident() != owner or not tf.executing_eagerly():
+        # every step of a custom loop comes through here: the steps' events are called directly, guarded
+        # inline as _never_breaks_the_script guards the others
+        if steps.depth or steps.in_fit or threading.get_ident() != owner or not executing_eagerly():
             return original_call(function, *args, **kwargs)
-        started = function_started(function, args, kwargs)
+        try:
+            started = steps.function_started(function, args, kwargs)
+        except EagerrunError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the script must go on whatever happened here
+            steps.give_up(exc)
+            return original_call(function, *args, **kwargs)
         try:
             result = original_call(function, *args, **kwargs)
         except BaseException:
             function_failed()
             raise
-        function_returned(function, result, started)
+        try:
+            steps.function_returned(function, result, started)
+        except Exception as exc:  # noqa: BLE001
+            steps.give_up(exc)
         return result
 
     @functools.wraps(original_enter)
