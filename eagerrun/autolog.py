@@ -281,6 +281,7 @@ class StepCollector:
         start = self._last_end or self._activity or self._created
         values = {"loss": to_float(loss), **{name: to_float(value) for name, value in metrics.items()}}
         self._record(start=start, end=self._now(), source="log_step", values=values, head=("log_step",))
+        stop_point()
 
     # -- 2. Keras fit --------------------------------------------------------------------------------------
 

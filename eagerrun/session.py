@@ -53,7 +53,7 @@ def run(config: RunConfig) -> int:
     failure: EagerrunError | None = None
     steps = None
     try:
-        with interrupts.stop_at_step_end(), tf_stacks.hiding_launcher_frames():
+        with interrupts.stop_at_step_end() as stop, tf_stacks.hiding_launcher_frames():
             seed_everything(config.seed)
             if config.train is not None:
                 with hooks.installed(traces=traces, mode_guard=guard):
@@ -63,6 +63,9 @@ def run(config: RunConfig) -> int:
                                       check_numerics=config.check_numerics)
                 with hooks.installed(traces=traces, steps=steps, mode_guard=guard):
                     outcome = run_script(config, recorder, steps)
+        if stop.signum is not None and outcome.exit_code == 0:
+            # the signal came after the last step's end, where nothing asked whether to stop: still 130/143
+            outcome = replace(outcome, exit_code=interrupts.EXIT_CODES[stop.signum])
     except interrupts.Interrupted as exc:
         outcome = loader.ScriptOutcome(exit_code=exc.exit_code)
     except KeyboardInterrupt:

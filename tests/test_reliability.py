@@ -177,3 +177,50 @@ def test_unknown_option_value_is_exit_2() -> None:
     result = run_eagerrun("--train", "--on-nan", "maybe", RESUMABLE)
     assert result.returncode == 2
     assert "'maybe' is not one of 'stop', 'warn'" in result.stderr
+
+
+def test_a_signal_after_the_last_step_still_ends_the_run_143(write_script) -> None:
+    """SIGTERM after the loop's last step (where no step end asks whether to stop): exit 143, not 0."""
+    script = write_script("late_signal.py", """
+        import os
+        import signal
+
+        import eagerrun
+
+        for step in range(3):
+            eagerrun.log_step(1.0 / (step + 1))
+        os.kill(os.getpid(), signal.SIGTERM)
+        print("the script ran to its end")
+    """)
+    result = run_eagerrun("--graph", str(script))
+    assert result.returncode == 143, result.stderr
+    assert "the script ran to its end" in result.stdout and "3 steps" in result.stderr
+
+
+def test_relative_paths_are_resolved_before_the_spec_changes_directory(write_script, tmp_path: Path,
+                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    """A build() that chdirs into a folder holding an unrelated m.jsonl: that file is left as it was, and
+    --metrics-out m.jsonl and --checkpoint-dir ck land in the folder the command was run from."""
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "m.jsonl").write_text("not ours\nnot ours\nnot ours\n")
+    script = write_script("spec.py", f"""
+        import os
+
+        import keras
+        import numpy as np
+        import tensorflow as tf
+
+
+        def build():
+            os.chdir({str(data)!r})  # as scripts do to find their data
+            x, y = np.ones((8, 2), "float32"), np.ones((8, 1), "float32")
+            return {{"model": keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)]), "optimizer": "sgd",
+                    "loss": "mse", "dataset": tf.data.Dataset.from_tensor_slices((x, y)).batch(4)}}
+    """)
+    monkeypatch.chdir(tmp_path)
+    result = run_in_process("--graph", "--train", "--metrics-out", "m.jsonl", "--checkpoint-dir", "ck", str(script))
+    assert result.returncode == 0, result.stderr
+    assert (data / "m.jsonl").read_text() == "not ours\nnot ours\nnot ours\n"
+    assert len((tmp_path / "m.jsonl").read_text().splitlines()) == 2
+    assert (tmp_path / "ck").is_dir() and not (data / "ck").exists()
