@@ -51,6 +51,10 @@ class NumericsReport:
         return self.node.rsplit("/", 1)[0] if self.node and "/" in self.node else None
 
     def cause(self) -> str:
+        if self.op in DATA_OPS:
+            return (f"the dataset's batch held it: bad data (output {self.output} of the batch: its part "
+                    f"{self.output + 1}, e.g. {'xy'[self.output] if self.output < 2 else 'a later part'} of (x, y) "
+                    "batches)")
         if self.inputs == "non-finite":
             return "its input was already non-finite: bad data came in"
         if self.inputs == "finite":
@@ -171,18 +175,26 @@ def non_finite_inputs(function: Any, args: tuple[Any, ...], kwargs: dict[str, An
     """(argument, non-finite count, size) of the first floating tensor argument holding Inf or NaN."""
     import inspect
 
-    import numpy as np
-    import tensorflow as tf
-
     try:
         bound = inspect.signature(function.python_function).bind(*args, **kwargs).arguments
     except (TypeError, ValueError, AttributeError):
         bound = {f"argument {index + 1}": value for index, value in enumerate(args)} | kwargs
-    for name, value in bound.items():
+    return first_non_finite(bound)
+
+
+def first_non_finite(named: dict[str, Any]) -> tuple[str, int, int] | None:
+    """(name, non-finite count, size) of the first floating tensor among `named` values holding Inf or NaN."""
+    import numpy as np
+    import tensorflow as tf
+
+    for name, value in named.items():
         for leaf in tf.nest.flatten(value):
             if not hasattr(leaf, "dtype"):
                 continue
-            array = np.asarray(leaf)
+            try:
+                array = np.asarray(leaf)
+            except (TypeError, ValueError):  # a distributed batch's per-replica values: not checked here
+                continue
             if not np.issubdtype(array.dtype, np.floating):
                 continue
             bad = int(array.size - np.count_nonzero(np.isfinite(array)))

@@ -99,3 +99,27 @@ def test_under_the_trainer_too(write_script) -> None:
     result = runner_for("eager")("--eager", "--train", "--check-numerics", str(script))
     assert result.returncode == 3, result.stderr
     assert "came from op Log at step 5" in result.stderr and "spec.py:9 in LogLayer.call" in result.stderr
+
+
+def test_under_the_trainer_a_nan_batch_is_named(write_script) -> None:
+    """--train --on-nan debug with a NaN in the third batch's x: check numerics stops at the dataset's op
+    (exit 3), naming the step and the batch's part; steps 1-2 done."""
+    script = write_script("spec.py", """
+        import numpy as np
+        import tensorflow as tf
+        import keras
+
+
+        def build():
+            x = np.ones((16, 2), "float32")
+            x[9, 1] = np.nan  # the third batch of 4
+            model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+            return {"model": model, "optimizer": "sgd", "loss": "mse",
+                    "dataset": tf.data.Dataset.from_tensor_slices((x, np.ones((16, 1), "float32"))).batch(4)}
+    """)
+    result = run_in_process("--graph", "--train", "--on-nan", "debug", str(script))
+    assert result.returncode == 3, result.stderr
+    assert "came from op IteratorGetNext at step 3" in result.stderr
+    assert "the dataset's batch held it: bad data (output 0 of the batch: its part 1, e.g. x of (x, y)" \
+        in result.stderr
+    assert "2 steps" in result.stderr
