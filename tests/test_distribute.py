@@ -4,7 +4,6 @@ default strategy's losses; a worker that fails makes the launch fail fast with i
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
