@@ -310,7 +310,8 @@ class StepCollector:
         if self.depth == 0 and self._activity is None and self.autolog:
             self._activity = self._now()
 
-    def function_started(self, function: Any, args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None) -> Clock:
+    def function_started(self, function: Any, args: tuple[Any, ...] = (),
+                         kwargs: dict[str, Any] | None = None) -> Clock:
         if not self._values_made:
             self._make_graph_values()
         if self.check_numerics:
@@ -763,7 +764,8 @@ def fit_step_logger() -> type:
                 self.collector._record(
                     head=self.head, source="fit", epoch=self.epoch, batch_size=self.batch_size,
                     values={**numbers, **{n: to_float(v) for n, v in validation.items()}} if last_batch else numbers,
-                    batches_per_call=count, start=begin, end=end if last_batch else Clock(begin.at + share, begin.traces),
+                    batches_per_call=count, start=begin,
+                    end=end if last_batch else Clock(begin.at + share, begin.traces),
                     validation_s=validation_s if last_batch else None)
 
     return EagerrunStepLogger

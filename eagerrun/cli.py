@@ -196,7 +196,8 @@ def build_run_config(ctx: click.Context, *, target: str, args: tuple[str, ...], 
         what = Target(script=SCRIPT_PATH.convert(target, target_param(ctx), ctx), args=args)
     train = TrainOptions(epochs=options["epochs"], steps=options["steps"], xla=options["xla"],
                          steps_per_execution=options["steps_per_execution"], on_nan=options["on_nan"],
-                         checkpoint_dir=resolved(options["checkpoint_dir"]), checkpoint_every=options["checkpoint_every"],
+                         checkpoint_dir=resolved(options["checkpoint_dir"]),
+                         checkpoint_every=options["checkpoint_every"],
                          strategy=StrategyOptions(options["strategy"], options["cpu_replicas"]),
                          validate_every=options["validate_every"])
     output = OutputOptions(metrics_out=resolved(options["metrics_out"]), tensorboard=resolved(options["tensorboard"]),
