@@ -163,10 +163,6 @@ class OpenStep:
     units: list[Unit] = field(default_factory=list)
     by_gradient: dict[int, Target] = field(default_factory=dict)  # id of a loose target's first gradient
 
-    @property
-    def head(self) -> Hashable:
-        return self.units[0].key
-
     def keys(self) -> list[Hashable]:
         return [unit.key for unit in self.units]
 
@@ -427,8 +423,7 @@ class StepCollector:
         self._closed.append((step.start, end, step.phase, name_values(unit.losses, unit.returned)))
         self._last_end, self._last_phase, self._activity = end, step.phase, None
         step.start, unit.start, unit.end, unit.losses, unit.returned = end, started, self._now(), losses, returned
-        if end.at - self._flushed_at >= FLUSH_EVERY_S or len(self._closed) >= FLUSH_EVERY_STEPS:
-            self.flush_steps()
+        self._flush_if_due(end)
 
     # -- 3. custom loops: units and steps ------------------------------------------------------------------
 
@@ -479,7 +474,10 @@ class StepCollector:
         self._last_end, self._last_phase, self._activity = end, phase, None
         if self._pattern is None:
             self._pattern = {unit.key for unit in units}
-        if end.at - self._flushed_at >= FLUSH_EVERY_S or len(self._closed) >= FLUSH_EVERY_STEPS:
+        self._flush_if_due(end)
+
+    def _flush_if_due(self, now: Clock) -> None:
+        if now.at - self._flushed_at >= FLUSH_EVERY_S or len(self._closed) >= FLUSH_EVERY_STEPS:
             self.flush_steps()
 
     def flush_steps(self) -> None:
