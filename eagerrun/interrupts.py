@@ -55,6 +55,14 @@ def stop_point() -> None:
         _current.stop_point()
 
 
+def steps_will_end() -> None:
+    """A loop that always reaches a step end (the trainer) has every signal wait for it, from its first
+    step on: stopping in the middle of a step could save a checkpoint whose step counter is behind its
+    weights (a resumed run's first step, before any step had ended)."""
+    if _current is not None:
+        _current.steps_seen = True
+
+
 @contextlib.contextmanager
 def stop_at_step_end() -> Iterator[StopRequest]:
     """Install the handlers for SIGINT and SIGTERM for the run, and put the previous ones back after."""

@@ -19,7 +19,7 @@ from typing import Any, Literal
 from eagerrun.checkpoints import TrainCheckpoint
 from eagerrun.distribute import StrategyOptions, lost_peer, replicated_step, scope
 from eagerrun.errors import EXIT_NONFINITE_LOSS, EXIT_USAGE, EagerrunError
-from eagerrun.interrupts import Interrupted, stop_point
+from eagerrun.interrupts import Interrupted, steps_will_end, stop_point
 from eagerrun.records import Recorder
 from eagerrun.spec import TrainSpec
 from eagerrun.steps import (builtin_train_step, compile_function, compile_multi_step, compile_step, compile_validation,
@@ -154,6 +154,7 @@ class Trainer:
             self.recorder.resume_after(done)
         else:
             self.recorder.next_step = 1
+        steps_will_end()
         try:
             for epoch in self._epochs(first_epoch):
                 if self._limit_reached():

@@ -224,3 +224,19 @@ def test_relative_paths_are_resolved_before_the_spec_changes_directory(write_scr
     assert (data / "m.jsonl").read_text() == "not ours\nnot ours\nnot ours\n"
     assert len((tmp_path / "m.jsonl").read_text().splitlines()) == 2
     assert (tmp_path / "ck").is_dir() and not (data / "ck").exists()
+
+
+def test_once_the_trainer_loop_starts_a_signal_waits_for_the_step_end() -> None:
+    """Before any step ended a signal stops at once; after steps_will_end() (the trainer's loop has begun,
+    a resumed run's first step included) it waits for stop_point, so no checkpoint is saved mid-step."""
+    from eagerrun import interrupts
+
+    with interrupts.stop_at_step_end() as request:
+        with pytest.raises(interrupts.Interrupted):
+            request._handle(signal.SIGTERM, None)  # no step end to wait for yet: at once
+    with interrupts.stop_at_step_end() as request:
+        interrupts.steps_will_end()
+        request._handle(signal.SIGTERM, None)  # mid-step: noted, not raised
+        with pytest.raises(interrupts.Interrupted) as stopped:
+            interrupts.stop_point()
+        assert stopped.value.exit_code == 143
