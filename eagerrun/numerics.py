@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eagerrun.errors import EXIT_NONFINITE_LOSS, EagerrunError
+from eagerrun.loader import is_library_file
+from eagerrun.side_effects import parsed
 
 MARKER = "!!! Detected Infinity or NaN in output"
-LIBRARY_PARTS = ("site-packages", "dist-packages", f"{os.sep}tensorflow{os.sep}", f"{os.sep}keras{os.sep}",
-                 f"{os.sep}eagerrun{os.sep}", "<frozen")
 
 
 @dataclass(frozen=True)
@@ -106,7 +106,7 @@ def creation_site(text: str, known_files: list[str]) -> str | None:
     Keras' frames are skipped). TensorFlow cuts a long path to `...` and its last characters: such a path is
     matched against `known_files` (the script, the modules loaded) to read its source."""
     frames = re.findall(r"\+ (\S.*?) \(L(\d+)\) (\S+)", text)
-    user = [(file, int(line), name) for file, line, name in frames if not any(part in file for part in LIBRARY_PARTS)]
+    user = [(file, int(line), name) for file, line, name in frames if not is_library_file(file)]
     if not user:
         return None
     file, line, name = user[-1]
@@ -127,7 +127,7 @@ def error_site(error: BaseException) -> str | None:
     tb, found = error.__traceback__, None
     while tb is not None:
         file = tb.tb_frame.f_code.co_filename
-        if not any(part in file for part in LIBRARY_PARTS):
+        if not is_library_file(file):
             found = (file, tb.tb_lineno, tb.tb_frame.f_code.co_name)
         tb = tb.tb_next
     if found is None:
@@ -138,10 +138,8 @@ def error_site(error: BaseException) -> str | None:
 
 def qualified(file: str, line: int, name: str) -> str:
     """`LogLayer.call` for a method `call` at `line`, found in the file's source; else `name`."""
-    try:
-        with open(file, encoding="utf-8") as source:
-            tree = ast.parse(source.read())
-    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+    tree, _ = parsed(file)
+    if tree is None:
         return name
     for klass in (n for n in ast.walk(tree) if isinstance(n, ast.ClassDef)):
         for method in klass.body:

@@ -287,10 +287,6 @@ class PhaseStats:
     values: dict[str, tuple[float | None, float | None]]
     validation: dict[str, tuple[float | None, float | None]]
 
-    @property
-    def steps(self) -> int:
-        return self.last_step - self.first_step + 1
-
 
 @dataclass(frozen=True)
 class RunStats:
@@ -302,8 +298,6 @@ class RunStats:
     median_steady_s: float | None
     p90_steady_s: float | None
     examples_per_s: float | None
-    first_loss: float | None  # of the run's last phase: the one whose result the run ends with
-    final_loss: float | None
     traces: int
     non_finite: int  # steps with a value that is really NaN or infinite; missing values are not counted
     phases: list[PhaseStats] = field(default_factory=list)
@@ -321,15 +315,12 @@ def summarize(records: list[StepRecord]) -> RunStats:
     sized = [r for r in steady_records if r.batch_size is not None]
     busy_s = sum(r.time_s for r in sized)
     phases = [phase_stats(group) for group in by_phase(records)]
-    last_loss = phases[-1].values.get("loss", (None, None)) if phases else (None, None)
     return RunStats(
         steps=len(records),
         first_step_s=records[0].time_s if records else None,
         median_steady_s=statistics.median(times) if times else None,
         p90_steady_s=percentile(times, 0.9) if times else None,
         examples_per_s=sum(r.batch_size or 0 for r in sized) / busy_s if sized and busy_s > 0 else None,
-        first_loss=last_loss[0],
-        final_loss=last_loss[1],
         traces=sum(r.traced for r in records),
         non_finite=sum(1 for r in records if r.non_finite),
         phases=phases,

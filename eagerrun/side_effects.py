@@ -16,6 +16,8 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from eagerrun.loader import is_library_file
+
 KINDS = {
     "print": "print runs once, at trace time, in graph mode and at every step in eager mode (tf.print runs in both)",
     "python_container": "a Python list, dict or set changes once, at trace time, in graph mode and at every step "
@@ -35,7 +37,6 @@ SEEDING = {"tf.random.set_seed", "keras.utils.set_random_seed", "tf.keras.utils.
 MUTATORS = {"append", "extend", "insert", "add", "update", "pop", "remove", "clear", "setdefault"}
 RANDOM_OPS = {"uniform", "normal", "truncated_normal", "shuffle", "categorical", "gamma", "poisson",
               "random_uniform", "random_normal", "random_shuffle"}
-LIBRARY_PARTS = ("site-packages", "dist-packages", f"{os.sep}tensorflow{os.sep}", f"{os.sep}keras{os.sep}")
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ def suspects_in(functions: list[dict[str, Any]]) -> list[Suspect]:
     found: dict[tuple[str, int, str], Suspect] = {}
     for function in functions:
         file, line = function.get("file"), function.get("line")
-        if not file or not line or any(part in file for part in LIBRARY_PARTS) or not os.path.isfile(file):
+        if not file or not line or is_library_file(file) or not os.path.isfile(file):
             continue
         for suspect in suspects_in_function(file, line):
             found.setdefault((suspect.file, suspect.line, suspect.kind), suspect)
