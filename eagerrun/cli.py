@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 
 import click
 
-from eagerrun import __version__
+from eagerrun import __version__, distribute
 from eagerrun.errors import EXIT_SIGINT, EagerrunError
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -270,22 +270,26 @@ def compare(ctx: click.Context, *, as_module: bool, train: bool, steps: int | No
 @cli.command(context_settings={**SCRIPT_CONTEXT, "ignore_unknown_options": True})
 @click.option("--workers", type=click.IntRange(min=1), required=True, metavar="N",
               help="How many local worker processes to start.")
+@click.option("--max-restarts", type=click.IntRange(min=0), default=0, show_default=True, metavar="N",
+              help="When a worker fails, stop all and start all again from the latest checkpoint, up to N times "
+              "(needs --checkpoint-dir among the run options).")
 @click.argument("run_args", nargs=-1, type=click.UNPROCESSED, metavar="[RUN OPTIONS] SCRIPT [ARGS]...")
 @click.pass_context
-def launch(ctx: click.Context, *, workers: int, run_args: tuple[str, ...]) -> int:
+def launch(ctx: click.Context, *, workers: int, max_restarts: int, run_args: tuple[str, ...]) -> int:
     """Train SCRIPT as N local workers of one MultiWorkerMirroredStrategy run, on loopback ports.
 
     Each worker runs `eagerrun run --strategy multiworker [RUN OPTIONS] SCRIPT [ARGS]` with its own
     TF_CONFIG, as each machine of a cluster would. The chief's output streams through; when any worker
-    fails, the others are stopped and the launch exits with that worker's error and exit code.
+    fails, the others are stopped and the launch exits with that worker's error and exit code, or, with
+    --max-restarts, every worker is started again and resumes from the latest checkpoint.
     """
     from eagerrun.launch import launch as launch_workers
 
-    check_launch_args(ctx, run_args)
-    return launch_workers(workers, list(run_args))
+    check_launch_args(ctx, run_args, max_restarts=max_restarts)
+    return launch_workers(workers, list(run_args), max_restarts=max_restarts)
 
 
-def check_launch_args(ctx: click.Context, run_args: tuple[str, ...]) -> None:
+def check_launch_args(ctx: click.Context, run_args: tuple[str, ...], *, max_restarts: int) -> None:
     """Parse the workers' command line here, once, so a mistake is one error and not N."""
     assert ctx.parent is not None
     args = ["--strategy", "multiworker", *run_args]
@@ -294,6 +298,9 @@ def check_launch_args(ctx: click.Context, run_args: tuple[str, ...]) -> None:
             raise click.UsageError(f"launch runs --strategy multiworker: drop --strategy {run_ctx.params['strategy']}")
         if not run_ctx.params["train"]:
             raise click.UsageError("launch starts workers of eagerrun's own trainer: add --train")
+        if max_restarts and run_ctx.params["checkpoint_dir"] is None:
+            raise click.UsageError("--max-restarts starts the workers again from their latest checkpoint: add "
+                                   "--checkpoint-dir DIR")
         build_run_config(run_ctx, **run_ctx.params)
 
 
@@ -329,7 +336,7 @@ def main() -> None:
     try:
         cli.main(prog_name="eagerrun")
     except SystemExit as exc:
-        if "TF_CONFIG" in os.environ and "tensorflow" in sys.modules:  # a multi-worker worker
+        if "tensorflow" in sys.modules and distribute.in_cluster():  # perhaps a multi-worker worker
             exit_without_teardown(exc.code)
         raise
 

@@ -37,15 +37,22 @@ class StrategyOptions:
             raise EagerrunError("--cpu-replicas splits the CPU for --strategy mirrored: add --strategy mirrored",
                                 exit_code=EXIT_USAGE)
         if self.name == "multiworker":
-            cluster_spec()
+            own_task()
 
 
 def cluster_spec(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
-    """TF_CONFIG, parsed and checked: a multi-worker run without it would wait for nobody, forever."""
-    raw = environ.get("TF_CONFIG")
-    if not raw:
-        raise EagerrunError("--strategy multiworker needs TF_CONFIG (see README: Several machines), or use "
-                            "`eagerrun launch --workers N` to start local workers", exit_code=EXIT_USAGE)
+    """The cluster and this process's task in it, as TF_CONFIG's dict: TF_CONFIG itself, parsed and checked,
+    or, where it is absent and this is a SLURM job step, the cluster TensorFlow's SlurmClusterResolver
+    makes of SLURM's variables. A multi-worker run without either would wait for nobody, forever."""
+    if environ.get("TF_CONFIG"):
+        return tf_config_spec(environ["TF_CONFIG"])
+    if in_slurm_job(environ):
+        return slurm_cluster_spec()
+    raise EagerrunError("--strategy multiworker needs TF_CONFIG or a SLURM job step (see README: Several machines, "
+                        "Clusters), or use `eagerrun launch --workers N` to start local workers", exit_code=EXIT_USAGE)
+
+
+def tf_config_spec(raw: str) -> dict[str, Any]:
     try:
         config = json.loads(raw)
         cluster, task = config["cluster"], config["task"]
@@ -61,25 +68,98 @@ def cluster_spec(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
     return config
 
 
+def in_cluster(environ: Mapping[str, str] = os.environ) -> bool:
+    """Whether a multi-worker run here would find its cluster: TF_CONFIG, or a SLURM job; read without
+    TensorFlow."""
+    return bool(environ.get("TF_CONFIG")) or in_slurm_job(environ)
+
+
+def in_slurm_job(environ: Mapping[str, str] = os.environ) -> bool:
+    return "SLURM_PROCID" in environ or "SLURM_JOB_ID" in environ
+
+
+# What SlurmClusterResolver reads (TensorFlow 2.21; it expands the node list itself, without `scontrol`).
+SLURM_STEP_VARIABLES = ("SLURM_PROCID", "SLURM_STEP_NUM_TASKS", "SLURM_STEP_NODELIST", "SLURM_STEP_TASKS_PER_NODE")
+SLURM_PORT_VARIABLE = "EAGERRUN_SLURM_PORT"
+SLURM_DEFAULT_PORT = 8888  # SlurmClusterResolver's own port_base
+
+
+def slurm_task(environ: Mapping[str, str] = os.environ) -> tuple[int, int, int]:
+    """(this task's rank, the step's task count, the first port), checked without TensorFlow, so that a
+    job script's mistake is one line before the import. The resolver names the tasks worker 0..N-1 by rank."""
+    missing = [name for name in SLURM_STEP_VARIABLES if name not in environ]
+    if missing:
+        raise EagerrunError(f"--strategy multiworker in a SLURM job needs {', '.join(missing)}, which srun sets for "
+                            "each task of a job step: start the workers with `srun eagerrun ...` (README: Clusters)",
+                            exit_code=EXIT_USAGE)
+    try:
+        rank, tasks = int(environ["SLURM_PROCID"]), int(environ["SLURM_STEP_NUM_TASKS"])
+        port = int(environ.get(SLURM_PORT_VARIABLE, SLURM_DEFAULT_PORT))
+    except ValueError as exc:
+        raise EagerrunError(f"SLURM_PROCID, SLURM_STEP_NUM_TASKS and {SLURM_PORT_VARIABLE} must be whole numbers "
+                            f"({exc})", exit_code=EXIT_USAGE) from None
+    if not 0 <= rank < tasks:
+        raise EagerrunError(f"SLURM_PROCID {rank} is not among the {tasks} tasks of SLURM_STEP_NUM_TASKS",
+                            exit_code=EXIT_USAGE)
+    if not 0 < port < 65536 - tasks:
+        raise EagerrunError(f"{SLURM_PORT_VARIABLE} {port}: not a port that leaves room for {tasks} tasks",
+                            exit_code=EXIT_USAGE)
+    return rank, tasks, port
+
+
+def slurm_cluster_spec() -> dict[str, Any]:
+    """This SLURM job step as TF_CONFIG's dict, from TensorFlow's SlurmClusterResolver (which reads the
+    process environment): one worker per task, worker i the task of SLURM_PROCID i, each node's tasks on
+    consecutive ports from EAGERRUN_SLURM_PORT (default 8888).
+
+    The resolver is told one notional GPU per task and not to set CUDA_VISIBLE_DEVICES: left to count GPUs
+    itself it runs `nvidia-smi` (missing on a CPU node: FileNotFoundError), and with fewer GPUs than tasks on
+    a node it divides by zero or leaves tasks out of the cluster. GPUs are SLURM's to hand out
+    (`srun --gpus-per-task`), as it does for any job; each task uses the GPUs it sees.
+    """
+    import tensorflow as tf
+    from tensorflow.python.distribute.cluster_resolver.slurm_cluster_resolver import (
+        expand_tasks_per_node,
+    )
+
+    rank, _, port = slurm_task()
+    most_on_a_node = max(expand_tasks_per_node(os.environ["SLURM_STEP_TASKS_PER_NODE"]))
+    try:
+        resolver = tf.distribute.cluster_resolver.SlurmClusterResolver(
+            port_base=port, gpus_per_node=most_on_a_node, gpus_per_task=1, auto_set_gpu=False)
+        cluster = resolver.cluster_spec().as_dict()
+    except (RuntimeError, ValueError) as exc:  # the resolver's words for a node list or task count it cannot read
+        raise EagerrunError(f"SLURM: {exc}".splitlines()[0], exit_code=EXIT_USAGE) from None
+    return {"cluster": cluster, "task": {"type": "worker", "index": rank}}
+
+
+def own_task(environ: Mapping[str, str] = os.environ) -> tuple[str, int, bool]:
+    """(task type, index, whether the cluster names a chief), without TensorFlow."""
+    if not environ.get("TF_CONFIG") and in_slurm_job(environ):
+        return "worker", slurm_task(environ)[0], False
+    config = cluster_spec(environ)
+    return config["task"]["type"], int(config["task"]["index"]), "chief" in config["cluster"]
+
+
 def is_chief(options: StrategyOptions, environ: Mapping[str, str] = os.environ) -> bool:
     """The one process that prints and writes: always, but for multi-worker runs, TF_CONFIG's chief
-    (or worker 0 when the cluster names no chief), as MultiWorkerMirroredStrategy itself decides."""
+    (or worker 0 when the cluster names no chief, as under SLURM), as MultiWorkerMirroredStrategy itself
+    decides."""
     if options.name != "multiworker":
         return True
-    config = cluster_spec(environ)
-    task_type, index = config["task"]["type"], int(config["task"]["index"])
-    if "chief" in config["cluster"]:
+    task_type, index, has_chief = own_task(environ)
+    if has_chief:
         return task_type == "chief"
     return task_type == "worker" and index == 0
 
 
 def worker_label(environ: Mapping[str, str] = os.environ) -> str:
-    config = json.loads(environ["TF_CONFIG"])
-    return f"{config['task']['type']} {config['task']['index']}"
+    task_type, index, _ = own_task(environ)
+    return f"{task_type} {index}"
 
 
 def own_address(environ: Mapping[str, str] = os.environ) -> str:
-    """This task's 'host:port' in TF_CONFIG's cluster."""
+    """This task's 'host:port' in the cluster."""
     config = cluster_spec(environ)
     return str(config["cluster"][config["task"]["type"]][int(config["task"]["index"])])
 
@@ -101,12 +181,15 @@ def lost_peer(error: BaseException, *, steps_done: int, environ: Mapping[str, st
     """
     import tensorflow as tf
 
-    if "TF_CONFIG" not in environ or not isinstance(error, tf.errors.OpError):
+    if not in_cluster(environ) or not isinstance(error, tf.errors.OpError):
         return None
     text = str(error)
     if not isinstance(error, tf.errors.UnavailableError) and "Collective ops is aborted" not in text:
         return None
-    config = cluster_spec(environ)
+    try:
+        config = cluster_spec(environ)
+    except EagerrunError:  # not a multi-worker run after all (a mirrored one inside a SLURM job, say)
+        return None
     me = (config["task"]["type"], int(config["task"]["index"]))
     # Where the message says who: the unhealthy tasks listed after the phrase, or the connection's remote end.
     evidence = [text.partition("stopped sending heartbeats")[2], " ".join(re.findall(r"remote target (\S+)", text)),
@@ -132,13 +215,14 @@ def create_strategy(options: StrategyOptions) -> Any:
         return None
     if options.name == "multiworker":
         try:
-            return tf.distribute.MultiWorkerMirroredStrategy()
+            return tf.distribute.MultiWorkerMirroredStrategy(cluster_resolver=cluster_resolver())
         except tf.errors.UnknownError as exc:  # all TensorFlow says when its gRPC server cannot bind
             if "Could not start gRPC server" not in str(exc):
                 raise
-            raise EagerrunError(f"TF_CONFIG: {worker_label()} cannot listen on its address {own_address()}: the "
-                                "port is taken (or not allowed); give it a free port",
-                                exit_code=EXIT_PORT_TAKEN) from None
+            source, fix = (("TF_CONFIG", "give it a free port") if os.environ.get("TF_CONFIG") else
+                           ("SLURM", f"set {SLURM_PORT_VARIABLE} to the first of free ports, one per task on a node"))
+            raise EagerrunError(f"{source}: {worker_label()} cannot listen on its address {own_address()}: the port "
+                                f"is taken (or not allowed); {fix}", exit_code=EXIT_PORT_TAKEN) from None
     if options.cpu_replicas is not None:
         return tf.distribute.MirroredStrategy(split_cpu(options.cpu_replicas))
     gpus = tf.config.list_logical_devices("GPU")
@@ -149,6 +233,21 @@ def create_strategy(options: StrategyOptions) -> Any:
             "--strategy mirrored: no GPU is visible, so it mirrors over the CPU alone (1 replica); "
             "--cpu-replicas N splits the CPU into N")
     return tf.distribute.MirroredStrategy()
+
+
+def cluster_resolver() -> Any:
+    """None where TF_CONFIG is set (the strategy reads it itself), else the SLURM cluster, resolved once
+    into the dict every other function here reads. The strategy counts this machine's GPUs itself, as it
+    does for TF_CONFIG: a resolver's `num_accelerators` would be taken as the truth."""
+    import tensorflow as tf
+
+    if os.environ.get("TF_CONFIG"):
+        return None
+    config = cluster_spec()
+    gpus = len(tf.config.list_physical_devices("GPU"))
+    return tf.distribute.cluster_resolver.SimpleClusterResolver(
+        tf.train.ClusterSpec(config["cluster"]), task_type=config["task"]["type"],
+        task_id=config["task"]["index"], num_accelerators={"GPU": gpus} if gpus else None, rpc_layer="grpc")
 
 
 def split_cpu(replicas: int) -> list[str]:

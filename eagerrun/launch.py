@@ -36,7 +36,17 @@ from pathlib import Path
 from types import FrameType
 from typing import IO
 
-from eagerrun.errors import EXIT_FAILURE, EXIT_PEER_LOST, EXIT_PORT_TAKEN, EXIT_SIGINT, EXIT_SIGTERM, EagerrunError
+from eagerrun.errors import (
+    EXIT_FAILURE,
+    EXIT_NONFINITE_LOSS,
+    EXIT_PEER_LOST,
+    EXIT_PORT_TAKEN,
+    EXIT_RETRACES,
+    EXIT_SIGINT,
+    EXIT_SIGTERM,
+    EXIT_USAGE,
+    EagerrunError,
+)
 
 POLL_S = 0.1
 # A worker told to stop after another failed finishes its step; one waiting on the dead peer in a
@@ -143,34 +153,60 @@ class WorkerGroup:
                 process.wait()
 
 
-def launch(workers: int, run_args: list[str]) -> int:
+def launch(workers: int, run_args: list[str], *, max_restarts: int = 0) -> int:
     """Start the workers, wait for all of them; return 0, or 130/143 after a signal, or raise the first
-    failure as an EagerrunError."""
+    failure as an EagerrunError. With `max_restarts`, a failure (`WorkerFailed.restartable`) first stops
+    every worker and starts them all again, up to that many times; they resume from their checkpoint."""
     from eagerrun import report
 
     report.install_log_handler(quiet=False)
     command = [sys.executable, "-m", "eagerrun", "run", "--strategy", "multiworker", *run_args]
     group = WorkerGroup()
+    restarts: list[WorkerFailed] = []
     previous = {signum: signal.signal(signum, group.forward) for signum in EXIT_CODES}
     try:
         with tempfile.TemporaryDirectory(prefix="eagerrun-launch-") as logs:
-            starts = 1
             while True:
                 try:
-                    return run_workers(group, command, workers, Path(logs))
-                except PortTaken as taken:
-                    if starts == PORT_ATTEMPTS:
-                        raise EagerrunError(f"{taken}, {PORT_ATTEMPTS} times in a row: is another program "
-                                            "taking ports as fast as they are freed?",
-                                            exit_code=EXIT_PORT_TAKEN) from None
-                    log.warning("%s: starting every worker again on new ports", taken)
-                    starts += 1
+                    code = start_on_free_ports(group, command, workers, Path(logs))
+                except WorkerFailed as failed:
+                    if not failed.restartable or len(restarts) == max_restarts or group.signum is not None:
+                        note_restarts(restarts, max_restarts)
+                        raise
+                    restarts.append(failed)
+                    log.warning("restart %d of %d: %s; starting every worker again on new ports, from the latest "
+                                "checkpoint", len(restarts), max_restarts, failed.cause)
+                    continue
+                note_restarts(restarts, max_restarts)
+                return code
     except KilledAtOnce:
         assert group.signum is not None
         return EXIT_CODES[signal.Signals(group.signum)]
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+
+def start_on_free_ports(group: WorkerGroup, command: list[str], count: int, logs: Path) -> int:
+    """One start of the group, started again on new ports when a worker found its port taken."""
+    starts = 1
+    while True:
+        try:
+            return run_workers(group, command, count, logs)
+        except PortTaken as taken:
+            if starts == PORT_ATTEMPTS:
+                raise EagerrunError(f"{taken}, {PORT_ATTEMPTS} times in a row: is another program "
+                                    "taking ports as fast as they are freed?", exit_code=EXIT_PORT_TAKEN) from None
+            log.warning("%s: starting every worker again on new ports", taken)
+            starts += 1
+
+
+def note_restarts(restarts: list[WorkerFailed], max_restarts: int) -> None:
+    """How many restarts the launch used and why, as its last note (before the error, where it failed)."""
+    if max_restarts:
+        causes = "".join(f"; {number}. {failed.cause}" for number, failed in enumerate(restarts, 1))
+        log.info("%d restart%s of --max-restarts %d%s", len(restarts), "" if len(restarts) == 1 else "s",
+                 max_restarts, causes)
 
 
 def run_workers(group: WorkerGroup, command: list[str], count: int, logs: Path) -> int:
@@ -263,7 +299,21 @@ def stopped_by_signal(group: WorkerGroup, codes: list[int | None]) -> int:
     return EXIT_CODES[signal.Signals(group.signum)]
 
 
-def worker_failure(worker: Worker, code: int, count: int) -> EagerrunError:
+class WorkerFailed(EagerrunError):
+    """A worker's failure, which ends the launch or, with --max-restarts, starts every worker again."""
+
+    # The same input fails the same way again (2), or the run's own verdict on the training (3 non-finite loss,
+    # 4 retraces); 130 and 143 are a stop that someone asked for, not a failure.
+    NOT_RESTARTED = frozenset({EXIT_USAGE, EXIT_NONFINITE_LOSS, EXIT_RETRACES, EXIT_SIGINT, EXIT_SIGTERM,
+                               -signal.SIGINT, -signal.SIGTERM})
+
+    def __init__(self, cause: str, *, code: int) -> None:
+        super().__init__(f"{cause}; stopped the other workers", exit_code=code if code > 0 else EXIT_FAILURE)
+        self.cause = cause
+        self.restartable = code not in self.NOT_RESTARTED
+
+
+def worker_failure(worker: Worker, code: int, count: int) -> WorkerFailed:
     """The failed worker's own last lines (the chief's are already on screen), then one line to end on."""
     from eagerrun import report
 
@@ -272,5 +322,4 @@ def worker_failure(worker: Worker, code: int, count: int) -> EagerrunError:
         report.worker_line(worker.index, line)
     reason = lines[-1].removeprefix("eagerrun: error: ") if lines else ""
     how = f"was killed by signal {-code}" if code < 0 else f"failed (exit {code})"
-    message = f"worker {worker.index} of {count} {how}{': ' + reason if reason else ''}; stopped the other workers"
-    return EagerrunError(message, exit_code=code if code > 0 else EXIT_FAILURE)
+    return WorkerFailed(f"worker {worker.index} of {count} {how}{': ' + reason if reason else ''}", code=code)

@@ -13,11 +13,12 @@ import socket
 import subprocess
 import time
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 
-from eagerrun import launch
+from eagerrun import distribute, launch
 from tests.conftest import ROOT, eagerrun_command, run_in_process
 
 SPEC = str(ROOT / "tests" / "specs" / "logs_signals_and_steps.py")
@@ -186,3 +187,120 @@ def test_a_taken_port_makes_the_launcher_start_every_worker_again_on_new_ports(t
     assert len(reservations) == 2
     assert "worker 0 of 2 found its port taken: starting every worker again on new ports" in done.stderr
     assert [r["step"] for r in records(metrics)] == [1, 2, 3]
+
+
+FAILS_ONCE = str(ROOT / "tests" / "specs" / "fails_once_on_second_worker.py")
+MLP = str(ROOT / "sample_scripts" / "mlp_spec.py")
+
+
+def assert_same_losses(got: list[dict], expected: list[dict]) -> None:
+    assert [r["step"] for r in got] == [r["step"] for r in expected]
+    for mine, theirs in zip(got, expected):
+        assert mine["loss"] == pytest.approx(theirs["loss"], rel=1e-5), mine["step"]
+
+
+def test_max_restarts_starts_every_worker_again_from_the_checkpoint_and_ends_with_every_step_once(tmp_path):
+    """Worker 1 raises once, in step 5 (checkpoint at 3, the chief's metrics at 4): one restart, exit 0, steps
+    1-8 once each in the metrics file, with an uninterrupted run's losses, and the restart named at the end."""
+    metrics = tmp_path / "chief.jsonl"
+    train = ("--train", "--seed", "0", "--steps", "8")
+    launcher = start_eagerrun(tmp_path, "launch", "launch", "--workers", "2", "--max-restarts", "1", "--eager",
+                              *train, "--checkpoint-dir", str(tmp_path / "checkpoints"), "--checkpoint-every", "3",
+                              "--metrics-out", str(metrics), FAILS_ONCE, env={"FAIL_ONCE_DIR": str(tmp_path)})
+    try:
+        code = launcher.wait(timeout=120)
+    finally:
+        kill_left_over([launcher.pid])
+    said = output(tmp_path, "launch")
+    assert code == 0, said
+    assert "resumed from step 3" in said
+    cause = "worker 1 of 2 failed (exit 1): RuntimeError: worker 1 lost its data shard (once)"
+    assert f"warning: restart 1 of 1: {cause}; starting every worker again" in said
+    assert said.strip().splitlines()[-1] == f"eagerrun: note: 1 restart of --max-restarts 1; 1. {cause}"
+    uninterrupted = tmp_path / "uninterrupted.jsonl"
+    assert run_in_process("--graph", *train, "--metrics-out", str(uninterrupted), FAILS_ONCE).returncode == 0
+    assert_same_losses(records(metrics), records(uninterrupted))
+
+
+def free_consecutive_ports(count: int) -> int:
+    """The first of `count` consecutive ports free on 127.0.0.1 (SLURM's tasks on one node take port_base + i)."""
+    while True:
+        with ExitStack() as stack:
+            sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+            sockets[0].bind(("127.0.0.1", 0))
+            first = sockets[0].getsockname()[1]
+            try:
+                for offset, other in enumerate(sockets[1:], 1):
+                    other.bind(("127.0.0.1", first + offset))
+            except OSError:
+                continue
+            return first
+
+
+def slurm_step(rank: int, *, tasks: int, port: int) -> dict[str, str]:
+    """What srun sets for task `rank` of a job step on this one node."""
+    return {"SLURM_JOB_ID": "42", "SLURM_PROCID": str(rank), "SLURM_STEP_NUM_TASKS": str(tasks),
+            "SLURM_STEP_NODELIST": "localhost", "SLURM_STEP_TASKS_PER_NODE": str(tasks),
+            "EAGERRUN_SLURM_PORT": str(port)}
+
+
+def test_slurm_variables_give_the_cluster_and_task_tf_config_would(monkeypatch):
+    """SlurmClusterResolver's layout, made into TF_CONFIG's dict: tasks by rank, each node's on ports from the base."""
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    for name, value in {"SLURM_JOB_ID": "42", "SLURM_PROCID": "1", "SLURM_STEP_NUM_TASKS": "3",
+                        "SLURM_STEP_NODELIST": "node[07-08]", "SLURM_STEP_TASKS_PER_NODE": "2,1",
+                        "EAGERRUN_SLURM_PORT": "20000"}.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("CUDA_VISIBLE_DEVICES", raising=False)
+    assert distribute.cluster_spec() == {"cluster": {"worker": ["node07:20000", "node07:20001", "node08:20000"]},
+                                         "task": {"type": "worker", "index": 1}}
+    assert not distribute.is_chief(distribute.StrategyOptions("multiworker"))
+    assert distribute.worker_label() == "worker 1"
+    assert "CUDA_VISIBLE_DEVICES" not in os.environ  # GPUs are SLURM's to hand out
+
+
+def test_a_slurm_job_without_srun_is_a_one_line_usage_error(monkeypatch):
+    """In the batch script itself (no job step): which variables are missing, and srun."""
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    monkeypatch.setenv("SLURM_JOB_ID", "42")
+    for name in distribute.SLURM_STEP_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    done = run_in_process("--train", "--strategy", "multiworker", MLP)
+    assert done.returncode == 2
+    assert done.stderr == ("eagerrun: error: --strategy multiworker in a SLURM job needs SLURM_PROCID, "
+                           "SLURM_STEP_NUM_TASKS, SLURM_STEP_NODELIST, SLURM_STEP_TASKS_PER_NODE, which srun sets for "
+                           "each task of a job step: start the workers with `srun eagerrun ...` (README: Clusters)\n")
+
+
+def test_two_slurm_tasks_train_together_with_the_default_strategys_losses(tmp_path):
+    """Two `srun` tasks on this node, no TF_CONFIG: the cluster comes from SLURM's variables."""
+    port = free_consecutive_ports(2)
+    metrics = tmp_path / "chief.jsonl"
+    train = ("--graph", "--train", "--seed", "0", "--steps", "4", "--metrics-out", str(metrics))
+    tasks = [start_eagerrun(tmp_path, f"task-{rank}", *train, "--strategy", "multiworker", MLP,
+                            env=slurm_step(rank, tasks=2, port=port)) for rank in (0, 1)]
+    try:
+        codes = [task.wait(timeout=120) for task in tasks]
+    finally:
+        kill_left_over([task.pid for task in tasks])
+    assert codes == [0, 0], output(tmp_path, "task-0") + output(tmp_path, "task-1")
+    assert "strategy multi-worker mirrored over 2 replicas" in output(tmp_path, "task-0")
+    chief = records(metrics)
+    default = tmp_path / "default.jsonl"
+    assert run_in_process(*train[:-1], str(default), MLP).returncode == 0
+    assert_same_losses(chief, records(default))
+    assert {r["replicas"] for r in chief} == {2}
+
+
+def test_max_restarts_without_a_checkpoint_dir_is_a_one_line_usage_error():
+    done = run_in_process("launch", "--workers", "2", "--max-restarts", "1", "--train", MLP)
+    assert done.returncode == 2
+    assert done.stderr == ("eagerrun: error: --max-restarts starts the workers again from their latest checkpoint: "
+                           "add --checkpoint-dir DIR\n")
+
+
+@pytest.mark.parametrize("code, restarted", [(1, True), (75, True), (-9, True), (2, False), (3, False), (4, False),
+                                             (130, False), (143, False), (-15, False)])
+def test_failures_that_a_restart_could_mend_are_restarted_and_stops_and_verdicts_are_not(code, restarted):
+    """A crash, a lost peer, a kill: restarted; bad input, a non-finite loss, too many retraces, a stop: not."""
+    assert launch.WorkerFailed("worker 1 of 2 failed", code=code).restartable == restarted
