@@ -125,7 +125,7 @@ def run_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      "numerics from the start and name the op that made it (as --check-numerics)."),
         click.option("--strategy", type=click.Choice(["default", "mirrored", "multiworker"]), default="default",
                      show_default=True, help="[--train] tf.distribute strategy: one device, MirroredStrategy over "
-                     "this machine's GPUs, or MultiWorkerMirroredStrategy configured by TF_CONFIG."),
+                     "this machine's GPUs, or MultiWorkerMirroredStrategy configured by TF_CONFIG (or SLURM)."),
         click.option("--cpu-replicas", type=positive, metavar="N",
                      help="[--train] With --strategy mirrored: split the CPU into N logical devices."),
         click.option("--validate-every", type=positive, metavar="N",

@@ -14,7 +14,10 @@ What the launcher guarantees, and how:
   would wait for TensorFlow's heartbeat timeout), and the launch ends with that worker's error and code;
 - ports are reserved, not just probed: each is left in TIME_WAIT, which keeps the kernel from handing it to
   anyone else while the workers import TensorFlow, and still lets their gRPC servers (SO_REUSEADDR) bind
-  it; a worker that finds its port taken anyway (exit 69) makes the launcher start all again on new ports.
+  it; a worker that finds its port taken anyway (exit 69) makes the launcher start all again on new ports;
+- with --max-restarts N, a failure that a new start could mend (`WorkerFailed.restartable`) stops every
+  worker and starts all again on new ports, up to N times, as torchrun does; they resume from the chief's
+  checkpoint, and the chief's metrics file, cut back to that checkpoint, ends with every step once.
 """
 
 from __future__ import annotations
