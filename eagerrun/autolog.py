@@ -35,7 +35,7 @@ import functools
 import os
 import sys
 import time
-from collections.abc import Hashable
+from collections.abc import Hashable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
@@ -148,10 +148,20 @@ class Unit:
     key: Hashable  # its kind: the same function, optimizer or gradient call site
     start: Clock
     end: Clock
-    losses: list[Loss] = field(default_factory=list)  # a training call's, resolved when it returned
+    losses: list[Loss] = field(default_factory=list)  # a training call's, resolved when it returned ...
     targets: list[Target] = field(default_factory=list)  # a gradient call's, outside any tf.function
     optimizer: int | None = None  # an optimizer update's, outside any tf.function
     returned: dict[str, Any] = field(default_factory=dict)
+    plan: CallPlan | None = None  # ... or, graph mode, read through its trace's plan when its step closes
+    result: Any = None  # what the call returned, where the plan reads from it
+    call_number: int | None = None  # its ring row's call number, where the plan reads from the ring
+
+    def resolve(self) -> None:
+        """A graph-mode call's losses and returned values, taken out of what it returned."""
+        if self.plan is not None:
+            self.losses = self.plan.losses(self.result, self.call_number, None)
+            self.returned = returned_values(self.losses, self.result)
+            self.plan = self.result = None
 
 
 @dataclass(slots=True)
@@ -177,11 +187,118 @@ class OpenStep:
 def step_losses(units: list[Unit]) -> list[Loss]:
     """The losses of a step's units: each training call's, then the loose updates' (each optimizer's last
     target; without optimizers, every gradient target)."""
+    for unit in units:
+        unit.resolve()
     if len(units) == 1 and not units[0].targets:  # one training call: its losses as they are
         return units[0].losses
     loose = Updates(targets=[t for unit in units for t in unit.targets],
                     optimizers=list(dict.fromkeys(u.optimizer for u in units if u.optimizer is not None)))
     return [loss for unit in units for loss in unit.losses] + [Loss(t.name, t.value) for t in loose.losses()]
+
+
+class CallPlan:
+    """Where the losses of one trace of a training tf.function are (graph mode), worked out once from the
+    trace: in what the call returns (a path into it), in eagerrun's ring, in the row read right after the
+    call (graph_values.py), or nowhere. Each call's values are read through it, when its step is recorded,
+    so a call costs no more than keeping what it returned."""
+
+    def __init__(self, layout: list[Target]) -> None:
+        from tensorflow.python.framework.ops import EagerTensor
+
+        self.layout = layout
+        unreturned = [t for t in layout if t.returned_as is None and t.slot is not None]
+        self.ring = any(t.ring for t in unreturned)  # some loss is written to the ring
+        self.direct = any(not t.ring for t in unreturned)  # some loss is written to the row read at once
+        self.reads_result = any(t.returned_as is not None for t in layout)
+        self._eager_tensor = EagerTensor
+        # a result that is not a dict adds no values: the names are known now
+        self._names = list(name_values([returned_loss(t, None) for t in layout], {}))
+        self._scalar_floats = [t.returned_as is not None and is_scalar_float(t.value) for t in layout]
+
+    def losses(self, result: Any, call_number: int | None, snapshot: Any) -> list[Loss]:
+        """A call's losses, as tensors, RingValues or DirectValues."""
+        losses = []
+        for target in self.layout:
+            if target.returned_as is not None:
+                losses.append(returned_loss(target, value_at(result, target.returned_as)))
+            elif target.slot is not None and target.ring and call_number is not None:
+                losses.append(Loss(target.name, RingValue(call_number, target.slot)))
+            elif target.slot is not None and not target.ring and snapshot is not None:
+                losses.append(Loss(target.name, DirectValue(snapshot, target.slot)))
+            else:
+                losses.append(Loss(target.name, None))
+        return losses
+
+    def numbers(self, result: Any, call_number: int | None, ring: Any) -> dict[str, float | None]:
+        """A call's values as numbers, named, from what it returned and the ring read at the flush (no
+        direct values: a plan that has some is not read this way)."""
+        if isinstance(result, dict):
+            losses = self.losses(result, call_number, None)
+            return {name: number(value, ring)
+                    for name, value in name_values(losses, returned_values(losses, result)).items()}
+        numbers: dict[str, float | None] = {}
+        for name, target, scalar_float in zip(self._names, self.layout, self._scalar_floats):
+            if target.returned_as is not None:
+                value = value_at(result, target.returned_as)
+                numbers[name] = float(value) if scalar_float and type(value) is self._eager_tensor \
+                    else to_float(value)
+            elif target.slot is not None and target.ring and call_number is not None and ring is not None:
+                numbers[name] = ring_value(ring, call_number, target.slot)
+            else:
+                numbers[name] = None
+        return numbers
+
+
+def number(value: Any, ring: Any) -> float | None:
+    """A value held until the flush as a number: a RingValue from the ring read then."""
+    if isinstance(value, RingValue):
+        return ring_value(ring, value.call, value.slot) if ring is not None else None
+    return to_float(value)
+
+
+def returned_loss(target: Target, value: Any) -> Loss:
+    """A loss the function returns: named by its dict key, if it is returned under one."""
+    path = target.returned_as
+    key = path[-1] if path and isinstance(path[-1], str) else None
+    return Loss(key or target.name, value, from_dict=key is not None)
+
+
+def is_scalar_float(tensor: Any) -> bool:
+    shape, dtype = getattr(tensor, "shape", None), getattr(tensor, "dtype", None)
+    return getattr(shape, "rank", None) == 0 and bool(getattr(dtype, "is_floating", False))
+
+
+class ClosedSteps:
+    """The closed custom-loop steps whose values are not read yet, in flat lists: a step held here is its
+    two clocks (its start is the step before's end), its phase, and either its values by name or the plan,
+    result and ring call number they will be read from. Nothing is made for a step that lives until the
+    flush but its end clock: measured, a tuple, a dict and two objects a step kept until the flush made
+    Python's garbage collector run every 128 steps and a full collection (130 ms) every 20000."""
+
+    __slots__ = ("call_numbers", "ends", "phases", "plans", "starts", "values")
+
+    def __init__(self) -> None:
+        self.starts: list[Clock] = []
+        self.ends: list[Clock] = []
+        self.phases: list[int] = []
+        self.plans: list[CallPlan | None] = []
+        self.values: list[Any] = []  # the values by name; with a plan, the call's result
+        self.call_numbers: list[int | None] = []
+
+    def __len__(self) -> int:
+        return len(self.ends)
+
+    def add(self, start: Clock, end: Clock, phase: int, plan: CallPlan | None, values: Any,
+            call_number: int | None = None) -> None:
+        self.starts.append(start)
+        self.ends.append(end)
+        self.phases.append(phase)
+        self.plans.append(plan)
+        self.values.append(values)
+        self.call_numbers.append(call_number)
+
+    def __iter__(self) -> Iterator[tuple[Clock, Clock, int, CallPlan | None, Any, int | None]]:
+        return zip(self.starts, self.ends, self.phases, self.plans, self.values, self.call_numbers)
 
 
 @dataclass
@@ -190,9 +307,7 @@ class FunctionSteps:
 
     key: Hashable  # its kind of unit
     trains: bool = False
-    layout: list[Target] = field(default_factory=list)
-    ring: bool = False  # some loss is written to the ring
-    direct: bool = False  # some loss is written to the row read right after the call
+    plan: CallPlan | None = None  # graph mode: its latest trace's
 
 
 class StepCollector:
@@ -218,10 +333,11 @@ class StepCollector:
         self._created = self._now()
         self._fit_calls = 0
         self._fit: Any = None  # the callback of the fit call now running
-        self._closed: list[tuple[Clock, Clock, int, dict[str, Any]]] = []  # steps whose values are not read yet
+        self._closed = ClosedSteps()  # steps whose values are not read yet
         self._flushed_at = time.perf_counter()
         self._call: Updates | None = None  # the training events of the call now running, once it has any
         self._calling: Any = None
+        self._started: Clock = self._created  # when the call now running started
         self._functions: dict[int, FunctionSteps] = {}
         self._names: dict[tuple[Any, int], tuple[Any, str | None]] = {}
         self._values: GraphValues | None = None  # graph mode: made at the first training call
@@ -307,7 +423,7 @@ class StepCollector:
             self._activity = self._now()
 
     def function_started(self, function: Any, args: tuple[Any, ...] = (),
-                         kwargs: dict[str, Any] | None = None) -> Clock:
+                         kwargs: dict[str, Any] | None = None) -> None:
         if not self._values_made:
             self._make_graph_values()
         if self.check_numerics:
@@ -315,7 +431,7 @@ class StepCollector:
         self.depth = 1
         self._calling = function
         self._call = None
-        return self._now()
+        self._started = self._now()
 
     def _check_inputs(self, function: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         """--check-numerics: a call whose tensors already hold Inf or NaN is bad data, named before it runs."""
@@ -383,7 +499,9 @@ class StepCollector:
             step.match_update(id(optimizer), grads)
             stop_point()  # a stop here keeps this update's step: finish() records it
 
-    def function_returned(self, function: Any, result: Any, started: Clock) -> None:
+    def function_returned(self, function: Any, result: Any) -> None:
+        """An outermost call returned. Runs once a step of a plain training loop: what it costs is eagerrun's
+        cost per step, so a call whose step is the one before's kind again takes the short way."""
         self.depth = 0
         self._calling = None
         call, self._call = self._call, None
@@ -395,35 +513,43 @@ class StepCollector:
                 info = self._functions[id(function)] = FunctionSteps(key=("function", id(function)))
             info.trains = True
             if not self.eager:
-                info.layout = graph_layout(call)
-                unreturned = [t for t in info.layout if t.returned_as is None and t.slot is not None]
-                info.ring, info.direct = any(t.ring for t in unreturned), any(not t.ring for t in unreturned)
+                info.plan = CallPlan(graph_layout(call))
         if info is None or not info.trains:
             return
-        losses = self._call_losses(call, info, result)
-        returned = returned_scalars(result, exclude={loss.name for loss in losses if loss.from_dict}) \
-            if isinstance(result, dict) else {}
+        plan = info.plan
+        call_number = snapshot = None
+        if plan is not None and (plan.ring or plan.direct) and self._values is not None:
+            call_number, snapshot = self._values.call_returned(ring=plan.ring, direct=plan.direct)
         step = self.open
         if step is not None and len(step.units) == 1 and step.units[0].key == info.key and \
                 not step.units[0].targets and self._pattern is not None:
-            self._next_call_of_a_one_call_step(step, started, losses, returned)
+            unit = step.units[0]
+            self._next_call_of_a_one_call_step(step, unit)
         else:
-            _, unit = self._unit(info.key, start=self._activity or started)
-            unit.losses.extend(losses)
-            unit.returned.update(returned)
+            _, unit = self._unit(info.key, start=self._activity or self._started)
+        if plan is not None and not plan.direct:  # read when its step is recorded
+            unit.plan, unit.call_number = plan, call_number
+            unit.result = result if plan.reads_result or isinstance(result, dict) else None
+        else:
+            unit.plan = unit.result = None
+            unit.losses = plan.losses(result, call_number, snapshot) if plan is not None else \
+                eager_call_losses(call, result)
+            unit.returned = returned_values(unit.losses, result)
         stop_point()
 
-    def _next_call_of_a_one_call_step(self, step: OpenStep, started: Clock, losses: list[Loss],
-                                      returned: dict[str, Any]) -> None:
+    def _next_call_of_a_one_call_step(self, step: OpenStep, unit: Unit) -> None:
         """What `_unit` does when a step is one call of one function and that function is called again (a
         plain training loop, every step): the step is closed and the next one opens in the same phase,
-        reusing its objects, since this runs once a step and its cost is eagerrun's cost per step."""
-        unit = step.units[0]
+        reusing its objects (the caller puts the new call's values in `unit`)."""
         end = unit.end
-        self._closed.append((step.start, end, step.phase, name_values(unit.losses, unit.returned)))
+        if unit.plan is not None:
+            self._closed.add(step.start, end, step.phase, unit.plan, unit.result, unit.call_number)
+        else:
+            self._closed.add(step.start, end, step.phase, None, name_values(unit.losses, unit.returned))
         self._last_end, self._last_phase, self._activity = end, step.phase, None
-        step.start, unit.start, unit.end, unit.losses, unit.returned = end, started, self._now(), losses, returned
-        self._flush_if_due(end)
+        step.start, unit.start, unit.end = end, self._started, self._now()
+        if end.at - self._flushed_at >= FLUSH_EVERY_S or len(self._closed.ends) >= FLUSH_EVERY_STEPS:
+            self.flush_steps()
 
     # -- 3. custom loops: units and steps ------------------------------------------------------------------
 
@@ -467,35 +593,36 @@ class StepCollector:
         self.open = None
         if start is None:
             start = units[0].start if phase != self._last_phase or self._last_end is None else self._last_end
+        losses = step_losses(units)
         returned = units[0].returned if len(units) == 1 else \
             {k: v for unit in units for k, v in unit.returned.items()}
         end = units[-1].end
-        self._closed.append((start, end, phase, name_values(step_losses(units), returned)))
+        self._closed.add(start, end, phase, None, name_values(losses, returned))
         self._last_end, self._last_phase, self._activity = end, phase, None
         if self._pattern is None:
             self._pattern = {unit.key for unit in units}
         self._flush_if_due(end)
 
     def _flush_if_due(self, now: Clock) -> None:
-        if now.at - self._flushed_at >= FLUSH_EVERY_S or len(self._closed) >= FLUSH_EVERY_STEPS:
+        if now.at - self._flushed_at >= FLUSH_EVERY_S or len(self._closed.ends) >= FLUSH_EVERY_STEPS:
             self.flush_steps()
 
     def flush_steps(self) -> None:
         """Record the closed custom-loop steps, their values now brought to the host. Done every 0.1 s
         rather than every step: reading a value waits for its step to finish, and a plain loop never
         waits, it has the next steps on their way already."""
-        closed, self._closed = self._closed, []
-        ring = None
-        for start, end, phase, values in closed:
-            numbers = {}
-            for name, value in values.items():
-                if isinstance(value, RingValue):
-                    if ring is None and self._values is not None:
-                        ring = self._values.read_ring()
-                    numbers[name] = ring_value(ring, value) if ring is not None else None
-                else:
-                    numbers[name] = to_float(value)
-            self._record(start=start, end=end, source="autolog", phase=phase, values=numbers)
+        closed, self._closed = self._closed, ClosedSteps()
+        ring: Any = None
+        add, retraced_between = self.recorder.add, self.traces.retraced_between
+        for start, end, phase, plan, values, call_number in closed:
+            if ring is None and self._values is not None and (
+                    plan.ring if plan is not None else any(isinstance(v, RingValue) for v in values.values())):
+                ring = self._values.read_ring()
+            numbers = plan.numbers(values, call_number, ring) if plan is not None else \
+                {name: number(value, ring) for name, value in values.items()}
+            traced = end.traces > start.traces
+            add(time_s=end.at - start.at, source="autolog", values=numbers, phase=phase, traced=traced,
+                retraced=traced and retraced_between(start.traces, end.traces))
         self._flushed_at = time.perf_counter()
 
     def close_open_step(self) -> None:
@@ -526,32 +653,6 @@ class StepCollector:
 
     # -- 3. custom loops: where the values are -------------------------------------------------------------
 
-    def _call_losses(self, call: Updates | None, info: FunctionSteps, result: Any) -> list[Loss]:
-        """The losses of a training call, as tensors (converted when the step is recorded)."""
-        if self.eager:
-            returned = returned_paths(result)
-            losses = []
-            for target in call.losses() if call is not None else []:
-                key = next((path[-1] for path, value in returned if value is target.value
-                            and path and isinstance(path[-1], str)), None)
-                losses.append(Loss(key or target.name, target.value, from_dict=key is not None))
-            return losses
-        call_number, snapshot = self._values.call_returned(ring=info.ring, direct=info.direct) \
-            if self._values is not None and (info.ring or info.direct) else (None, None)
-        losses = []
-        for target in info.layout:
-            if target.returned_as is not None:
-                path = target.returned_as
-                key = path[-1] if path and isinstance(path[-1], str) else None
-                losses.append(Loss(key or target.name, value_at(result, path), from_dict=key is not None))
-            elif target.slot is not None and target.ring and call_number is not None:
-                losses.append(Loss(target.name, RingValue(call_number, target.slot)))
-            elif target.slot is not None and not target.ring and snapshot is not None:
-                losses.append(Loss(target.name, DirectValue(snapshot, target.slot)))
-            else:
-                losses.append(Loss(target.name, None))
-        return losses
-
     def _caller_name(self, target: Any) -> tuple[Any, str | None]:
         """(the script's line that asked for the gradient, the name it gave the target there)."""
         frame = sys._getframe(2)
@@ -565,6 +666,23 @@ class StepCollector:
             name = next((key for key, value in frame.f_locals.items() if value is target), None)
             known = self._names[site] = (site, name)
         return known
+
+
+def eager_call_losses(call: Updates | None, result: Any) -> list[Loss]:
+    """The losses of a training call in eager mode, as tensors (converted when the step is recorded)."""
+    returned = returned_paths(result)
+    losses = []
+    for target in call.losses() if call is not None else []:
+        key = next((path[-1] for path, value in returned if value is target.value
+                    and path and isinstance(path[-1], str)), None)
+        losses.append(Loss(key or target.name, target.value, from_dict=key is not None))
+    return losses
+
+
+def returned_values(losses: list[Loss], result: Any) -> dict[str, Any]:
+    """The scalars of a dict the call returned that are not its losses."""
+    return returned_scalars(result, exclude={loss.name for loss in losses if loss.from_dict}) \
+        if isinstance(result, dict) else {}
 
 
 def over_variables(sources: Any) -> bool:

@@ -105,9 +105,10 @@ class GraphValues:
         return self.variable.numpy()
 
 
-def ring_value(ring: Any, value: RingValue) -> float | None:
-    """A call's loss from a ring read, if its row still holds that call (its stamp says so)."""
-    row = ring[(value.call - 1) % RING]
-    if int(row[STAMP]) != value.call % STAMP_MODULO:
+def ring_value(ring: Any, call: int, slot: int) -> float | None:
+    """Call number `call`'s loss in `slot` from a ring read, if its row still holds that call (its stamp
+    says so)."""
+    row = ring[(call - 1) % RING]
+    if int(row[STAMP]) != call % STAMP_MODULO:
         return None
-    return float(row[value.slot])
+    return float(row[slot])

@@ -156,7 +156,7 @@ def _step_hooks(steps: StepCollector, owner: int) -> Iterator[None]:
         if steps.depth or steps.in_fit or threading.get_ident() != owner or not executing_eagerly():
             return original_call(function, *args, **kwargs)
         try:
-            started = steps.function_started(function, args, kwargs)
+            steps.function_started(function, args, kwargs)
         except EagerrunError:
             raise
         except Exception as exc:  # noqa: BLE001 - the script must go on whatever happened here
@@ -168,7 +168,7 @@ def _step_hooks(steps: StepCollector, owner: int) -> Iterator[None]:
             function_failed()
             raise
         try:
-            steps.function_returned(function, result, started)
+            steps.function_returned(function, result)
         except Exception as exc:  # noqa: BLE001
             steps.give_up(exc)
         return result
