@@ -83,11 +83,14 @@ def to_float(value: Any) -> float | None:
 
 
 class Clock(NamedTuple):
-    """A moment of the run: the time and how many traces had happened by then (a tuple: two are made
-    every step)."""
+    """A moment of the run: the time and how many traces had happened by then (a tuple: one is made every
+    step)."""
 
     at: float
     traces: int
+
+
+_new_tuple = tuple.__new__  # makes a Clock without NamedTuple's own __new__, which is Python code (2x slower)
 
 
 @dataclass(slots=True)
@@ -100,6 +103,7 @@ class Target:
     ring: bool = True  # ... in the ring (read at a flush), or in the row read right after the call
     optimizer: int | None = None  # id() of the optimizer that applied its gradients
     returned_as: tuple[Any, ...] | None = None  # graph mode: where the function's result holds it
+    unwritten: bool = False  # graph mode: written at the trace's end, unless the function returns it
 
 
 def matching_target(by_gradient: dict[int, Target], targets: list[Target], grads: list[Any]) -> Target | None:
@@ -211,9 +215,10 @@ class CallPlan:
         self.direct = any(not t.ring for t in unreturned)  # some loss is written to the row read at once
         self.reads_result = any(t.returned_as is not None for t in layout)
         self._eager_tensor = EagerTensor
-        # a result that is not a dict adds no values: the names are known now
-        self._names = list(name_values([returned_loss(t, None) for t in layout], {}))
-        self._scalar_floats = [t.returned_as is not None and is_scalar_float(t.value) for t in layout]
+        # a result that is not a dict adds no values: the names are known now, and how to read each
+        names = name_values([returned_loss(t, None) for t in layout], {})
+        self._readers = [(name, t.returned_as, t.returned_as is not None and is_scalar_float(t.value),
+                          t.slot if t.returned_as is None and t.ring else None) for name, t in zip(names, layout)]
 
     def losses(self, result: Any, call_number: int | None, snapshot: Any) -> list[Loss]:
         """A call's losses, as tensors, RingValues or DirectValues."""
@@ -237,13 +242,13 @@ class CallPlan:
             return {name: number(value, ring)
                     for name, value in name_values(losses, returned_values(losses, result)).items()}
         numbers: dict[str, float | None] = {}
-        for name, target, scalar_float in zip(self._names, self.layout, self._scalar_floats):
-            if target.returned_as is not None:
-                value = value_at(result, target.returned_as)
+        for name, path, scalar_float, ring_slot in self._readers:
+            if path is not None:
+                value = value_at(result, path)
                 numbers[name] = float(value) if scalar_float and type(value) is self._eager_tensor \
                     else to_float(value)
-            elif target.slot is not None and target.ring and call_number is not None and ring is not None:
-                numbers[name] = ring_value(ring, call_number, target.slot)
+            elif ring_slot is not None and call_number is not None and ring is not None:
+                numbers[name] = ring_value(ring, call_number, ring_slot)
             else:
                 numbers[name] = None
         return numbers
@@ -337,12 +342,14 @@ class StepCollector:
         self._flushed_at = time.perf_counter()
         self._call: Updates | None = None  # the training events of the call now running, once it has any
         self._calling: Any = None
-        self._started: Clock = self._created  # when the call now running started
+        self._started: Clock | None = None  # when the call now running started, where that is needed
+        self._repeating: Any = None  # the function whose next call closes the step it opened, if known
         self._functions: dict[int, FunctionSteps] = {}
         self._names: dict[tuple[Any, int], tuple[Any, str | None]] = {}
         self._values: GraphValues | None = None  # graph mode: made at the first training call
         self._values_made = eager
         self.failed_in: str | None = None  # the tf.function whose call raised last
+        self.writes_at_trace_end = False  # hooks.py calls function_traced at the end of each trace
 
     def _make_graph_values(self) -> None:
         """The variable graph-mode losses are written to, made at the first outermost tf.function call, not
@@ -367,10 +374,10 @@ class StepCollector:
                 "it; eagerrun.log_step(loss) still records steps", type(error).__name__, error)
         self.autolog = False
         self.depth = 0
-        self.open = None
+        self.open = self._repeating = None
 
     def _now(self) -> Clock:
-        return Clock(time.perf_counter(), self.traces.count)
+        return _new_tuple(Clock, (time.perf_counter(), self.traces.count))
 
     # -- 1. log_step ---------------------------------------------------------------------------------------
 
@@ -387,7 +394,7 @@ class StepCollector:
         if not self.explicit:
             self.explicit = True
             self.flush_steps()
-            open_step, self.open = self.open, None  # the hooks saw this step too: log_step's record replaces it
+            open_step, self.open, self._repeating = self.open, None, None  # log_step's record replaces it
             if open_step is not None and self._last_end is None:
                 self._activity = open_step.start
         start = self._last_end or self._activity or self._created
@@ -431,7 +438,9 @@ class StepCollector:
         self.depth = 1
         self._calling = function
         self._call = None
-        self._started = self._now()
+        # the next call of a plain loop's step function is timed from the step before's end: its own start
+        # is not needed (one clock a step, not two)
+        self._started = None if function is self._repeating else self._now()
 
     def _check_inputs(self, function: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         """--check-numerics: a call whose tensors already hold Inf or NaN is bad data, named before it runs."""
@@ -476,13 +485,33 @@ class StepCollector:
             record = Target(name=name, value=target)
             self._updates().targets.append(record)
         else:  # tracing the graph of the function being called
-            written = self._values.write(target, function=self._calling, ordinal=len(self._updates().targets)) \
-                if self._values is not None else None
-            record = Target(name=name, value=target, slot=written[0] if written else None,
-                            ring=bool(written and written[1]))
+            record = Target(name=name, value=target, ring=False)
+            if self.writes_at_trace_end and in_outermost_graph(target):
+                record.unwritten = True  # see function_traced
+            else:
+                self._write(record, ordinal=len(self._updates().targets))
             self._updates().targets.append(record)
         if first is not None:
             (step if self.depth == 0 else self._updates()).by_gradient[id(first)] = record
+
+    def _write(self, target: Target, *, ordinal: int) -> None:
+        written = self._values.write(target.value, function=self._calling, ordinal=ordinal) \
+            if self._values is not None else None
+        target.slot, target.ring = (written[0], written[1]) if written else (None, False)
+
+    def function_traced(self, outputs: Any) -> None:
+        """The function being called was traced and returned `outputs`, still inside its graph: the losses
+        of this trace it does not return are written where eagerrun reads them (graph_values.py), and only
+        those. Writing one the function returns, as at the gradient call, cost every call a counter update
+        and two scatters (measured: 20 µs on a 0.65 ms step, most of what recording cost)."""
+        if self._call is None:
+            return
+        returned = {id(value) for _, value in returned_paths(outputs)}
+        for ordinal, target in enumerate(self._call.targets):
+            if target.unwritten:
+                target.unwritten = False
+                if id(target.value) not in returned:
+                    self._write(target, ordinal=ordinal)
 
     def optimizer_applied(self, optimizer: Any, grads: Any) -> None:
         if self.explicit or not self.autolog:
@@ -521,12 +550,23 @@ class StepCollector:
         if plan is not None and (plan.ring or plan.direct) and self._values is not None:
             call_number, snapshot = self._values.call_returned(ring=plan.ring, direct=plan.direct)
         step = self.open
-        if step is not None and len(step.units) == 1 and step.units[0].key == info.key and \
+        if step is not None and len(step.units) == 1 and step.units[0].key is info.key and \
                 not step.units[0].targets and self._pattern is not None:
+            # what _unit does, the short way: the step is one call of this function, which is called again
+            # (a plain training loop, every step); the step closes and the next one opens in the same
+            # phase, in the same objects (the new call's own start is never read: its step's start is)
             unit = step.units[0]
-            self._next_call_of_a_one_call_step(step, unit)
+            end = unit.end
+            self._closed.add(step.start, end, step.phase, unit.plan,
+                             unit.result if unit.plan is not None else name_values(unit.losses, unit.returned),
+                             unit.call_number)
+            self._last_end, self._last_phase, self._activity = end, step.phase, None
+            step.start, unit.end = end, self._now()
+            self._repeating = function
+            if end.at - self._flushed_at >= FLUSH_EVERY_S or len(self._closed.ends) >= FLUSH_EVERY_STEPS:
+                self.flush_steps()
         else:
-            _, unit = self._unit(info.key, start=self._activity or self._started)
+            _, unit = self._unit(info.key, start=self._activity or self._started or self._now())
         if plan is not None and not plan.direct:  # read when its step is recorded
             unit.plan, unit.call_number = plan, call_number
             unit.result = result if plan.reads_result or isinstance(result, dict) else None
@@ -537,20 +577,6 @@ class StepCollector:
             unit.returned = returned_values(unit.losses, result)
         stop_point()
 
-    def _next_call_of_a_one_call_step(self, step: OpenStep, unit: Unit) -> None:
-        """What `_unit` does when a step is one call of one function and that function is called again (a
-        plain training loop, every step): the step is closed and the next one opens in the same phase,
-        reusing its objects (the caller puts the new call's values in `unit`)."""
-        end = unit.end
-        if unit.plan is not None:
-            self._closed.add(step.start, end, step.phase, unit.plan, unit.result, unit.call_number)
-        else:
-            self._closed.add(step.start, end, step.phase, None, name_values(unit.losses, unit.returned))
-        self._last_end, self._last_phase, self._activity = end, step.phase, None
-        step.start, unit.start, unit.end = end, self._started, self._now()
-        if end.at - self._flushed_at >= FLUSH_EVERY_S or len(self._closed.ends) >= FLUSH_EVERY_STEPS:
-            self.flush_steps()
-
     # -- 3. custom loops: units and steps ------------------------------------------------------------------
 
     def _unit(self, key: Hashable, *, start: Clock) -> tuple[OpenStep, Unit]:
@@ -558,6 +584,7 @@ class StepCollector:
         unit's kind comes round again; a kind that is in the open step but is not its first shows that the
         units before it were a step (or a loop) of their own; a kind the phase's first step did not have
         starts a new phase (another loop)."""
+        self._repeating = None
         step = self.open
         if step is not None:
             keys = step.keys()
@@ -590,7 +617,7 @@ class StepCollector:
 
     def _close(self, units: list[Unit], *, phase: int, start: Clock | None) -> None:
         """Record `units` as one step. `start` None: a phase's first step, from its first unit's start."""
-        self.open = None
+        self.open = self._repeating = None
         if start is None:
             start = units[0].start if phase != self._last_phase or self._last_end is None else self._last_end
         losses = step_losses(units)
@@ -636,6 +663,7 @@ class StepCollector:
         if phase is None:
             phase = self._phase_for(head)
             self._pattern = {head}
+            self._repeating = None
         self.recorder.add(time_s=end.at - start.at, source=source, values=values, epoch=epoch, phase=phase,
                           traced=end.traces > start.traces,
                           retraced=self.traces.retraced_between(start.traces, end.traces),
@@ -683,6 +711,14 @@ def returned_values(losses: list[Loss], result: Any) -> dict[str, Any]:
     """The scalars of a dict the call returned that are not its losses."""
     return returned_scalars(result, exclude={loss.name for loss in losses if loss.from_dict}) \
         if isinstance(result, dict) else {}
+
+
+def in_outermost_graph(value: Any) -> bool:
+    """A tensor of the outermost tf.function's graph (not of a nested function or a loop body)."""
+    from tensorflow.python.framework.func_graph import FuncGraph
+
+    graph = getattr(value, "graph", None)
+    return isinstance(graph, FuncGraph) and not isinstance(getattr(graph, "outer_graph", None), FuncGraph)
 
 
 def over_variables(sources: Any) -> bool:

@@ -2,7 +2,7 @@
 
 | hooked                                          | what eagerrun learns                                   |
 |-------------------------------------------------|--------------------------------------------------------|
-| `tracing_compilation._create_concrete_function` | a tf.function traced (counted per function)            |
+| `tracing_compilation._create_concrete_function` | a tf.function traced (counted per function); what an outermost call's trace returned |
 | `tf.config.run_functions_eagerly` (+ experimental_) | the script switched the mode (modes.py decides)    |
 | `keras.Model.fit`                               | a fit call: eagerrun's callback is added to it         |
 | `tf.function`'s `Function.__call__`             | the outermost call of a tf.function (a step, if it trains) |
@@ -20,6 +20,7 @@ tf.distribute strategy) goes straight to TensorFlow and never becomes a step.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import threading
 from collections.abc import Callable, Iterator
@@ -46,7 +47,7 @@ def installed(*, traces: TraceCounter, steps: StepCollector | None = None,
     global _active_steps
     owner = threading.get_ident()
     with contextlib.ExitStack() as stack:
-        stack.enter_context(_trace_hook(traces, owner))
+        stack.enter_context(_trace_hook(traces, owner, steps if steps is not None and steps.autolog else None))
         if mode_guard is not None:
             stack.enter_context(_mode_hook(mode_guard))
         if steps is not None:
@@ -72,23 +73,51 @@ def _patched(owner: Any, name: str, replacement: Any) -> Iterator[None]:
         setattr(owner, name, original)
 
 
-def _trace_hook(traces: TraceCounter, owner: int) -> contextlib.AbstractContextManager[None]:
+def _trace_hook(traces: TraceCounter, owner: int,
+                steps: StepCollector | None) -> contextlib.AbstractContextManager[None]:
+    """Counts traces; with `steps`, also has each trace of an outermost call end in `steps.function_traced`,
+    inside the graph, with what the function returned."""
     try:
         from tensorflow.python.eager.polymorphic_function import tracing_compilation as tc
+        from tensorflow.python.framework.func_graph import FuncGraph
+        from tensorflow.python.util import tf_decorator
     except ImportError:
         return contextlib.nullcontext()
     original = getattr(tc, "_create_concrete_function", None)
     if original is None:  # another TensorFlow: no trace counts, no step marked as traced
         return contextlib.nullcontext()
+    function_traced = _never_breaks_the_script(steps, steps.function_traced) if steps is not None else None
+
+    def then_traced(python_function: Any) -> Any:
+        def traced(*args: Any, **kwargs: Any) -> Any:
+            outputs = python_function(*args, **kwargs)
+            function_traced(outputs)
+            return outputs
+
+        return tf_decorator.make_decorator(python_function, traced)
 
     @functools.wraps(original)
     def create_concrete_function(function_type: Any, type_context: Any, func_graph: Any,
                                  tracing_options: Any) -> Any:
         if threading.get_ident() == owner:
             traces.traced(tracing_options.python_function, tracing_options.name, function_type)
+            if function_traced is not None and steps.depth and not isinstance(func_graph.outer_graph, FuncGraph):
+                tracing_options = dataclasses.replace(
+                    tracing_options, python_function=then_traced(tracing_options.python_function))
         return original(function_type, type_context, func_graph, tracing_options)
 
-    return _patched(tc, "_create_concrete_function", create_concrete_function)
+    @contextlib.contextmanager
+    def hooked() -> Iterator[None]:
+        with _patched(tc, "_create_concrete_function", create_concrete_function):
+            if steps is not None:
+                steps.writes_at_trace_end = True
+            try:
+                yield
+            finally:
+                if steps is not None:
+                    steps.writes_at_trace_end = False
+
+    return hooked()
 
 
 @contextlib.contextmanager
@@ -138,6 +167,8 @@ def _step_hooks(steps: StepCollector, owner: int) -> Iterator[None]:
             steps.fit_started))
     from tensorflow.python.eager.context import executing_eagerly
 
+    get_ident = threading.get_ident
+
     @functools.wraps(original_fit)
     def fit(model: Any, *args: Any, **kwargs: Any) -> Any:
         if threading.get_ident() != owner:
@@ -153,7 +184,7 @@ def _step_hooks(steps: StepCollector, owner: int) -> Iterator[None]:
     def call(function: Any, *args: Any, **kwargs: Any) -> Any:
         # every step of a custom loop comes through here: the steps' events are called directly, guarded
         # inline as _never_breaks_the_script guards the others
-        if steps.depth or steps.in_fit or threading.get_ident() != owner or not executing_eagerly():
+        if steps.depth or steps.in_fit or get_ident() != owner or not executing_eagerly():
             return original_call(function, *args, **kwargs)
         try:
             steps.function_started(function, args, kwargs)

@@ -19,7 +19,7 @@ from typing import IO, Any, Protocol
 from eagerrun.errors import EXIT_USAGE, EagerrunError
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ took 1.4 µs, 5x this one's, for each step
 class StepRecord:
     """One finished step. `time_s` ends when the step's values were on the host: what the user waited for.
 
