@@ -265,12 +265,25 @@ def split_cpu(replicas: int) -> list[str]:
 
 @contextmanager
 def scope(strategy: Any) -> Iterator[None]:
-    """`strategy.scope()`, or nothing at all for the default strategy."""
+    """`strategy.scope()`, or nothing at all for the default strategy.
+
+    Under a multi-worker strategy, variables created in the scope get their first values broadcast from
+    worker 0, so a peer lost while the script builds (or eagerrun builds its optimizer) fails there: that is
+    `lost_peer`'s one-line error too, not the script's traceback through TensorFlow's collective op.
+    """
     if strategy is None:
         yield
         return
+    from eagerrun.loader import UserCodeError
+
     with strategy.scope():
-        yield
+        try:
+            yield
+        except Exception as exc:
+            lost = lost_peer(exc.error if isinstance(exc, UserCodeError) else exc, steps_done=0)
+            if lost is None:
+                raise
+            raise lost from None
 
 
 def build_under_scope(strategy: Any, spec: Any) -> None:
@@ -283,7 +296,7 @@ def build_under_scope(strategy: Any, spec: Any) -> None:
     model, optimizer = spec.model, spec.optimizer
     if model is None or optimizer is None:
         return
-    with strategy.scope():
+    with scope(strategy):
         if not model.built:
             model.build(spec.dataset.element_spec[0].shape)
         if not optimizer.built:
