@@ -489,15 +489,17 @@ class StepCollector:
             if self.writes_at_trace_end and in_outermost_graph(target):
                 record.unwritten = True  # see function_traced
             else:
-                self._write(record, ordinal=len(self._updates().targets))
+                self._write([record], [len(self._updates().targets)])
             self._updates().targets.append(record)
         if first is not None:
             (step if self.depth == 0 else self._updates()).by_gradient[id(first)] = record
 
-    def _write(self, target: Target, *, ordinal: int) -> None:
-        written = self._values.write(target.value, function=self._calling, ordinal=ordinal) \
-            if self._values is not None else None
-        target.slot, target.ring = (written[0], written[1]) if written else (None, False)
+    def _write(self, targets: list[Target], ordinals: list[int]) -> None:
+        if self._values is None:
+            return
+        written = self._values.write([t.value for t in targets], function=self._calling, ordinals=ordinals)
+        for target, entry in zip(targets, written):
+            target.slot, target.ring = entry if entry is not None else (None, False)
 
     def function_traced(self, outputs: Any) -> None:
         """The function being called was traced and returned `outputs`, still inside its graph: the losses
@@ -507,11 +509,15 @@ class StepCollector:
         if self._call is None:
             return
         returned = {id(value) for _, value in returned_paths(outputs)}
+        targets, ordinals = [], []
         for ordinal, target in enumerate(self._call.targets):
             if target.unwritten:
                 target.unwritten = False
                 if id(target.value) not in returned:
-                    self._write(target, ordinal=ordinal)
+                    targets.append(target)
+                    ordinals.append(ordinal)
+        if targets:
+            self._write(targets, ordinals)
 
     def optimizer_applied(self, optimizer: Any, grads: Any) -> None:
         if self.explicit or not self.autolog:
