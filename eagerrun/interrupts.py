@@ -55,6 +55,11 @@ def stop_point() -> None:
         _current.stop_point()
 
 
+def stop_requested() -> int | None:
+    """The signal that asked the run to stop, if one did (for a stop that must be agreed with peers)."""
+    return _current.signum if _current is not None else None
+
+
 def steps_will_end() -> None:
     """A loop that always reaches a step end (the trainer) has every signal wait for it, from its first
     step on: stopping in the middle of a step could save a checkpoint whose step counter is behind its

@@ -1,10 +1,8 @@
-"""The training step, and the one place it is wrapped for the mode.
+"""The training step and the validation pass: plain Python that never knows which mode it runs in.
 
-The step never knows which mode it runs in: `train_step(batch) -> loss` is plain Python. `compile_step`
-alone decides what runs it: the function itself (eager), a `tf.function` traced once for the dataset's
-`element_spec`, whose batch dimension is open wherever a ragged last batch can come, so that batch does not
-retrace (graph), optionally jit-compiled (XLA), or K steps inside one `tf.function` call (steps per
-execution). `compile_validation` is the one pass over the validation data, compiled the same way.
+`builtin_train_step` is the step of TensorFlow's custom-loop guides, `train_step(batch) -> loss`; the
+runner (`runner.py`) alone decides how it runs (mode, XLA, steps per execution, strategy).
+`compile_validation` is the one pass over the validation data, compiled for the mode.
 """
 
 from __future__ import annotations
@@ -91,56 +89,6 @@ def metric_results(metrics: Sequence[Any]) -> dict[str, Any]:
     return {metric.name: metric.result() for metric in metrics}
 
 
-def with_metric_results(sized_step: Callable[[Any], tuple[Any, Any]],
-                        metrics: Sequence[Any]) -> Callable[[Any], tuple[Any, Any]]:
-    """`sized_step` (returning named values and the batch size) with the metrics' results added."""
-    if not metrics:
-        return sized_step
-
-    def run(batch: Any) -> tuple[Any, Any]:
-        values, size = sized_step(batch)
-        return {**values, **metric_results(metrics)}, size
-
-    return run
-
-
-def compile_step(step: StepFn, *, eager: bool, element_spec: Any, xla: bool,
-                 metrics: Sequence[Any] = ()) -> StepFn:
-    """The step as it will run, returning its named scalar values (`named_values`) and the metrics'
-    results: plain Python when eager, else one traced graph.
-
-    Traced for the dataset's own `element_spec`: its batch dimension is None where a ragged last batch
-    can come (`batch()` without `drop_remainder`), so that batch reuses the graph, and fixed where every
-    batch has one size, so the graph keeps static shapes (4% faster a step on the benchmark's MLP).
-    """
-    return compile_function(lambda batch: {**named_values(step(batch)), **metric_results(metrics)}, eager=eager,
-                            signature=element_spec, xla=xla)
-
-
-def compile_function(function: StepFn, *, eager: bool, signature: Any, xla: bool) -> StepFn:
-    """`function` itself when eager; else a `tf.function` traced once, on the first call, for `signature`.
-
-    Later calls pass the batch as it is and TensorFlow dispatches them to that graph; an `input_signature`
-    would do the same but converts every call's inputs against it, which cost about 80 us a step (8% of
-    the benchmark MLP's step) on the machine in the README.
-    """
-    if eager:
-        return function
-    import tensorflow as tf
-
-    compiled = tf.function(function, jit_compile=xla)
-    traced = False
-
-    def run(batch: Any) -> Any:
-        nonlocal traced
-        if not traced:
-            compiled.get_concrete_function(signature)  # inside the first step, so its time shows it
-            traced = True
-        return compiled(batch)
-
-    return run
-
-
 def compile_validation(spec: TrainSpec, *, eager: bool, strategy: Any = None) -> Callable[[], dict[str, float]]:
     """One pass over the spec's validation data, as Keras' `evaluate` computes it: `val_loss` (each batch's
     loss, the model's regularization included, weighted by its size) and `val_<metric>` for each metric.
@@ -191,49 +139,6 @@ def compile_validation(spec: TrainSpec, *, eager: bool, strategy: Any = None) ->
         return {name: float(value) for name, value in compiled(iter(data)).items()}
 
     return run
-
-
-def with_batch_size(step: StepFn) -> Callable[[Any], tuple[Any, Any]]:
-    """The step returning (named values, batch size), the pair compile_multi_step records."""
-    import tensorflow as tf
-
-    return lambda batch: (named_values(step(batch)), tf.shape(tf.nest.flatten(batch)[0])[0])
-
-
-def compile_multi_step(sized_step: Callable[[Any], tuple[Any, Any]], *,
-                       xla: bool) -> tuple[Callable[[Any, Any], tuple[Any, Any]], list[str]]:
-    """K steps in one tf.function call, as Keras' steps_per_execution and Orbit's tf.while_loop do.
-
-    `sized_step(batch)` returns (named values, batch size). Called with a tf.data iterator (or a
-    distributed one) and a step count as a tensor (so changing K's last remainder does not retrace);
-    returns every step's values as a row (float32, in the order of the names list returned beside the
-    function, filled when it traces) and batch size, fewer than asked where the iterator ran out. Only the
-    inner step is jit-compiled: XLA cannot compile the iterator ops of the loop itself.
-    """
-    import tensorflow as tf
-
-    inner = tf.function(sized_step, jit_compile=True) if xla else sized_step
-    names: list[str] = []
-
-    def step_row(batch: Any) -> tuple[Any, Any]:
-        values, size = inner(batch)
-        names[:] = list(values)
-        return tf.stack([tf.cast(value, tf.float32) for value in values.values()]), size
-
-    @tf.function
-    def run_steps(iterator: Any, num_steps: Any) -> tuple[Any, Any]:
-        rows = tf.TensorArray(tf.float32, size=0, dynamic_size=True)
-        sizes = tf.TensorArray(tf.int32, size=0, dynamic_size=True)
-        for i in tf.range(num_steps):
-            optional = iterator.get_next_as_optional()
-            if not optional.has_value():
-                break
-            row, size = step_row(optional.get_value())
-            rows = rows.write(i, row)
-            sizes = sizes.write(i, tf.cast(size, tf.int32))
-        return rows.stack(), sizes.stack()
-
-    return run_steps, names
 
 
 def named_values(output: Any) -> dict[str, Any]:

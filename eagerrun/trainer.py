@@ -10,20 +10,21 @@ from __future__ import annotations
 
 import logging
 import math
+import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from eagerrun.checkpoints import TrainCheckpoint
-from eagerrun.distribute import StrategyOptions, lost_peer, replicated_step, scope
+from eagerrun.checkpoints import TrainCheckpoint, with_exact_position
+from eagerrun.distribute import StrategyOptions, lost_peer, scope
 from eagerrun.errors import EXIT_NONFINITE_LOSS, EXIT_USAGE, EagerrunError
-from eagerrun.interrupts import Interrupted, steps_will_end, stop_point
+from eagerrun.interrupts import Interrupted, steps_will_end, stop_point, stop_requested
 from eagerrun.records import Recorder
+from eagerrun.runner import StepOutputs, StepRunner
 from eagerrun.spec import TrainSpec
-from eagerrun.steps import (builtin_train_step, compile_function, compile_multi_step, compile_step, compile_validation,
-                            with_batch_size, with_metric_results)
+from eagerrun.steps import builtin_train_step, compile_validation
 from eagerrun.tracing import TraceCounter
 
 log = logging.getLogger("eagerrun")
@@ -80,10 +81,19 @@ def planned_steps(spec: TrainSpec, options: TrainOptions, dataset: Any) -> tuple
 
 
 class Trainer:
-    """Drives a validated spec: the outer loop over epochs and batches, one compiled step, one recorder."""
+    """The controller: drives the runner chunk by chunk, and between chunks records, checks, validates,
+    checkpoints and stops (Orbit's `Controller` around its `StandardTrainer`).
+
+    A chunk is up to K steps (`--steps-per-execution`; 1 by default) that the runner runs in one call. It
+    ends early where a checkpoint, a validation, the step limit or the epoch's end is due, so each of those
+    happens after exactly the step it names, with the weights, the optimizer, the step counter and the
+    iterator all at that step. Nothing happens inside a chunk: a signal waits for its end.
+    """
 
     def __init__(self, spec: TrainSpec, options: TrainOptions, *, eager: bool, recorder: Recorder,
                  traces: TraceCounter, checkpoint: TrainCheckpoint | None = None, strategy: Any = None) -> None:
+        import tensorflow as tf
+
         options.check_mode(eager=eager)
         self.spec = spec
         self.checkpoint = checkpoint
@@ -99,36 +109,21 @@ class Trainer:
         # Training metrics are the built-in step's: a custom train_step returns its own values.
         self.metrics = tuple(spec.metrics or ()) if spec.train_step is None else ()
         step = spec.train_step or builtin_train_step(spec, global_average=strategy is not None)
-        self.dataset = spec.dataset if strategy is None else strategy.experimental_distribute_dataset(spec.dataset)
-        if options.steps_per_execution > 1:
-            sized = with_batch_size(step) if strategy is None else replicated_step(strategy, step, xla=options.xla)
-            self._multi_step, self._value_names = compile_multi_step(with_metric_results(sized, self.metrics),
-                                                                     xla=options.xla and strategy is None)
-        elif strategy is None:
-            self._host_step = self._compile_one_device(step, eager=eager)
-        else:
-            self._host_step = self._compile_replicated(
-                with_metric_results(replicated_step(strategy, step, xla=options.xla), self.metrics), eager=eager)
+        # A dataset of known length is read through one iterator over its repetition, the epochs counted in
+        # batches (Orbit's way). A new iterator each epoch would take its shuffle order from the dataset's own
+        # seed generator, which a checkpoint does not hold exactly: with a prefetch (tf.data injects one by
+        # itself) a resumed run's next epochs came in another order than an uninterrupted run's.
+        self._one_iterator = self._batches_per_epoch is not None
+        self._train_data = spec.dataset.repeat() if self._one_iterator else spec.dataset
+        if checkpoint is not None and strategy is None:
+            self._train_data = with_exact_position(self._train_data)
+        self.dataset = self._distributed(self._train_data)
+        self.runner = StepRunner(step, eager=eager, xla=options.xla, strategy=strategy, metrics=self.metrics,
+                                 end_foreseen=batches != int(tf.data.UNKNOWN_CARDINALITY))
         self._validate = None
         if spec.validation is not None:
             with scope(strategy):  # its metrics' variables must be the strategy's
                 self._validate = compile_validation(spec, eager=eager, strategy=strategy)
-
-    def _compile_one_device(self, step: Any, *, eager: bool) -> Callable[[Any], tuple[dict[str, float], None]]:
-        """(values, None) on the host: the batch size is read from the batch's shape, after the step's time."""
-        compiled = compile_step(step, eager=eager, element_spec=self.spec.dataset.element_spec,
-                                xla=self.options.xla, metrics=self.metrics)
-        return lambda batch: ({name: float(value) for name, value in compiled(batch).items()}, None)
-
-    def _compile_replicated(self, step: Any, *, eager: bool) -> Callable[[Any], tuple[dict[str, float], int]]:
-        """(values, global batch size) on the host, reduced across replicas inside the step."""
-        compiled = compile_function(step, eager=eager, signature=self.dataset.element_spec, xla=False)
-
-        def run(batch: Any) -> tuple[dict[str, float], int]:
-            values, size = compiled(batch)
-            return {name: float(value) for name, value in values.items()}, int(size)
-
-        return run
 
     def total_steps(self) -> int | None:
         """How many steps the run will do, where that is known before it starts (for the progress bar)."""
@@ -141,19 +136,10 @@ class Trainer:
     def run(self) -> None:
         """Train until the epochs or the step limit run out, resuming from a checkpoint when there is one.
 
-        Raises NonFiniteLoss under --on-nan stop, Interrupted after a signal, once the step in progress is
+        Raises NonFiniteLoss under --on-nan stop, Interrupted after a signal, once the chunk in progress is
         done and a checkpoint saved, and an EagerrunError (exit 75) when a peer worker stopped answering.
         """
-        done, first_epoch, done_in_epoch, iterator = 0, 1, 0, None
-        if self.checkpoint is not None:
-            done, first_epoch, done_in_epoch, iterator = self.checkpoint.restore(
-                self.dataset, with_iterator=self.strategy is None)
-            if iterator is None and done_in_epoch:
-                resumed = self.spec.dataset.skip(done_in_epoch)
-                iterator = iter(self.strategy.experimental_distribute_dataset(resumed))
-            self.recorder.resume_after(done)
-        else:
-            self.recorder.next_step = 1
+        first_epoch, done_in_epoch, iterator = self._restore()
         steps_will_end()
         try:
             for epoch in self._epochs(first_epoch):
@@ -163,16 +149,15 @@ class Trainer:
                 self._batch_in_epoch = done_in_epoch if epoch == first_epoch else 0
                 for metric in self.metrics:  # running means over the epoch, as Keras' fit logs them
                     metric.reset_state()
-                iterator = iterator if iterator is not None else iter(self.dataset)
-                if self.checkpoint is not None and self.strategy is None:
-                    self.checkpoint.track_iterator(iterator)
-                if self.options.steps_per_execution > 1:
-                    self._run_epoch_in_chunks(iterator, epoch)
-                else:
-                    self._run_epoch(iterator, epoch)
+                if iterator is None:
+                    iterator = iter(self.dataset)
+                    if self.checkpoint is not None and self.strategy is None:
+                        self.checkpoint.track_iterator(iterator)
+                self._run_epoch(iterator, epoch)
                 if self.recorder.next_step == 1:
                     raise EagerrunError("dataset is empty: it yields no batches", exit_code=EXIT_USAGE)
-                iterator = None
+                if not self._one_iterator:
+                    iterator = None
         except Interrupted:
             self.save_checkpoint()
             raise
@@ -182,6 +167,28 @@ class Trainer:
                 raise
             raise lost from None
         self.save_checkpoint()
+
+    def _distributed(self, data: Any) -> Any:
+        return data if self.strategy is None else self.strategy.experimental_distribute_dataset(data)
+
+    def _restore(self) -> tuple[int, int, Any]:
+        """(first epoch, batches done in it, iterator or None) where the run starts: its checkpoint's step.
+
+        A tf.data iterator comes back from the checkpoint where it stopped. A distributed one cannot be
+        checkpointed, nor can some pipelines (`checkpoints.py`): the data is read again up to the same batch
+        instead (every batch of the run so far, through the same repetition, so a reshuffling dataset with a
+        seed gives the same batches).
+        """
+        if self.checkpoint is None:
+            self.recorder.next_step = 1
+            return 1, 0, None
+        done, epoch, done_in_epoch, iterator = self.checkpoint.restore(self.dataset,
+                                                                        with_iterator=self.strategy is None)
+        self.recorder.resume_after(done)
+        if iterator is None and done:
+            skipped = done if self._one_iterator else done_in_epoch
+            iterator = iter(self._distributed(self._train_data.skip(skipped))) if skipped else None
+        return epoch, done_in_epoch, iterator
 
     def save_checkpoint(self) -> None:
         if self.checkpoint is not None:
@@ -198,42 +205,73 @@ class Trainer:
         """`steps` counts from the run's first step, so a resumed run stops where the whole run would."""
         return self.steps is not None and self.recorder.next_step > self.steps
 
-    def _run_epoch(self, iterator: Iterator[Any], epoch: int) -> None:
+    def _run_epoch(self, iterator: Any, epoch: int) -> None:
         while not self._limit_reached():
+            size = self._chunk_size()
+            if size == 0:
+                return
             traces_before = self.traces.count
             started = time.perf_counter()
-            try:
-                batch = next(iterator)
-            except StopIteration:
-                return
-            values, batch_size = self._host_step(batch)
+            outputs = self.runner.train(iterator, size)
             elapsed = time.perf_counter() - started
-            traced = self.traces.count > traces_before
-            self._record(values, elapsed, epoch=epoch, traced=traced,
-                         batch_size=leading_dim(batch) if batch_size is None else batch_size,
-                         validation=self._validate_if_due(self.recorder.next_step, self._batch_in_epoch + 1))
-
-    def _run_epoch_in_chunks(self, iterator: Any, epoch: int) -> None:
-        import tensorflow as tf
-
-        while not self._limit_reached():
-            chunk = min(self.options.steps_per_execution, self._steps_to_validation())
-            if self.steps is not None:
-                chunk = min(chunk, self.steps - self.recorder.next_step + 1)
-            traces_before = self.traces.count
-            started = time.perf_counter()
-            rows, sizes = self._multi_step(iterator, tf.constant(chunk))
-            rows, sizes = rows.numpy(), sizes.numpy()
-            elapsed = time.perf_counter() - started
-            traced = self.traces.count > traces_before
-            validation = (self._validate_if_due(self.recorder.next_step + len(rows) - 1,
-                                                self._batch_in_epoch + len(rows)) if len(rows) else None)
-            for i, (row, size) in enumerate(zip(rows, sizes)):
-                self._record(dict(zip(self._value_names, map(float, row))), elapsed / len(rows), epoch=epoch,
-                             traced=traced and i == 0, batch_size=int(size),
-                             validation=validation if i == len(rows) - 1 else None)
-            if len(rows) < chunk:
+            self._after_chunk(outputs, elapsed, epoch=epoch, traced=self.traces.count > traces_before)
+            if len(outputs) < size:
                 return
+
+    def _chunk_size(self) -> int:
+        """K steps, fewer where the step limit, the epoch's end (when the dataset's length is known), a
+        checkpoint or a validation comes first: each happens between chunks, after the step it is due."""
+        size = self.options.steps_per_execution
+        if size == 1:
+            return 1 if self._batch_in_epoch != self._batches_per_epoch else 0
+        step = self.recorder.next_step
+        if self.steps is not None:
+            size = min(size, self.steps - step + 1)
+        if self._batches_per_epoch is not None:
+            size = min(size, self._batches_per_epoch - self._batch_in_epoch)
+        every = self.checkpoint.every if self.checkpoint is not None else None
+        if every is not None:
+            size = min(size, every - (step - 1) % every)
+        return min(size, self._steps_to_validation(size))
+
+    def _after_chunk(self, outputs: StepOutputs, elapsed: float, *, epoch: int, traced: bool) -> None:
+        """Record every step of the chunk, then, in this order: stop at a non-finite loss (naming its step),
+        checkpoint where one is due, stop where a signal asked to."""
+        count = len(outputs)
+        if count == 0:
+            return
+        last_step = self.recorder.next_step + count - 1
+        validation = self._validate_if_due(last_step, self._batch_in_epoch + count)
+        first_bad = None
+        for i, (values, size) in enumerate(zip(outputs.values, outputs.batch_sizes)):
+            validated = validation if i == count - 1 else None  # on the step it ran after
+            record = self.recorder.add(values={**values, **validated[0]} if validated else values,
+                                       time_s=elapsed / count, source="trainer", epoch=epoch,
+                                       traced=traced and i == 0, batch_size=size,
+                                       validation_s=validated[1] if validated else None)
+            bad = first_non_finite_loss(values)
+            if bad is not None:
+                first_bad = first_bad or (record.step, values[bad], bad)
+                if self.options.on_nan == "warn":
+                    log.warning("%s is %s at step %d; going on (--on-nan warn)", bad, values[bad], record.step)
+        self._batch_in_epoch += count
+        if first_bad is not None and self.options.on_nan != "warn":
+            raise NonFiniteLoss(*first_bad)
+        if self.checkpoint is not None and self.checkpoint.due(last_step):
+            self.checkpoint.save(step=last_step, epoch=epoch, batch=self._batch_in_epoch)
+        self._stop_if_asked(outputs)
+
+    def _stop_if_asked(self, outputs: StepOutputs) -> None:
+        """Where a signal asked to stop, stop now. A multi-worker run stops only where every worker agrees:
+        a worker asked to stop tells the others through the next step's all-reduce, and every worker stops
+        after that chunk, the same step (TensorFlow's PreemptionCheckpointHandler agrees the same way)."""
+        if not self.runner.agrees_on_stops:
+            stop_point()
+            return
+        if outputs.stop:
+            raise Interrupted(stop_requested() or signal.SIGTERM)
+        if stop_requested() is not None:
+            self.runner.ask_peers_to_stop()
 
     def _validation_due(self, step: int, batch_in_epoch: int) -> bool:
         """At each epoch's end (where the dataset's length is known), every --validate-every N steps, and
@@ -242,10 +280,8 @@ class Trainer:
         return (batch_in_epoch == self._batches_per_epoch or step == self.steps
                 or (every is not None and step % every == 0))
 
-    def _steps_to_validation(self) -> int:
-        """Steps until the next validation is due (counting the one it is due after): a K-step chunk ends
-        there, so validation sees the weights of the step it is recorded with."""
-        limit = self.options.steps_per_execution
+    def _steps_to_validation(self, limit: int) -> int:
+        """Steps until the next validation is due (counting the one it is due after), at most `limit`."""
         if self._validate is None:
             return limit
         step, batch = self.recorder.next_step, self._batch_in_epoch + 1
@@ -259,27 +295,8 @@ class Trainer:
         values = self._validate()
         return values, time.perf_counter() - started
 
-    def _record(self, values: dict[str, float], elapsed: float, *, epoch: int, traced: bool,
-                batch_size: int | None, validation: tuple[dict[str, float], float] | None = None) -> None:
-        validation_values, validation_s = validation or ({}, None)
-        record = self.recorder.add(values={**values, **validation_values}, time_s=elapsed, source="trainer",
-                                   epoch=epoch, traced=traced, batch_size=batch_size, validation_s=validation_s)
-        self._batch_in_epoch += 1
-        losses = [name for name in values if name == "loss" or name.endswith("_loss")] or list(values)
-        bad = next((name for name in losses if not math.isfinite(values[name])), None)
-        if bad is not None:
-            if self.options.on_nan != "warn":
-                raise NonFiniteLoss(record.step, values[bad], bad)
-            log.warning("%s is %s at step %d; going on (--on-nan warn)", bad, values[bad], record.step)
-        if self.checkpoint is not None and self.checkpoint.due(record.step):
-            self.checkpoint.save(step=record.step, epoch=epoch, batch=self._batch_in_epoch)
-        stop_point()
 
-
-def leading_dim(batch: Any) -> int | None:
-    """The batch size: the leading dimension of the batch's first tensor, where it is known."""
-    import tensorflow as tf
-
-    first = tf.nest.flatten(batch)[0]
-    shape = getattr(first, "shape", None)
-    return int(shape[0]) if shape is not None and shape.rank and shape[0] is not None else None
+def first_non_finite_loss(values: dict[str, float]) -> str | None:
+    """The first loss (`loss`, `*_loss`; every value where none is named so) that is NaN or infinite."""
+    losses = [name for name in values if name == "loss" or name.endswith("_loss")] or list(values)
+    return next((name for name in losses if not math.isfinite(values[name])), None)

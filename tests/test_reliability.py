@@ -96,6 +96,39 @@ def test_resume_after_sigkill_redoes_the_lost_steps_once(tmp_path: Path, uninter
     assert "18/18" in resumed.stderr
 
 
+K4 = ["--graph", "--train", "--seed", "5", "--epochs", "3", "--steps-per-execution", "4"]
+
+
+def test_steps_per_execution_checkpoints_only_between_chunks(tmp_path: Path) -> None:
+    """K=4 with --checkpoint-every 5, not a multiple of 4: a chunk ends wherever a checkpoint is due, so
+    each checkpoint's step counter, weights and data position agree. SIGKILL while a chunk runs, resume;
+    SIGTERM while a chunk runs (exit 143), resume: every step once, the losses of an uninterrupted run."""
+    full, ckpt, metrics = tmp_path / "full.jsonl", tmp_path / "ckpt", tmp_path / "resumed.jsonl"
+    done = run_eagerrun(*K4, "--metrics-out", str(full), RESUMABLE)
+    assert done.returncode == 0, done.stderr
+    interrupted = [*K4, "--checkpoint-dir", str(ckpt), "--checkpoint-every", "5", "--metrics-out", str(metrics)]
+
+    process = start_eagerrun(*interrupted, RESUMABLE, env={"TEST_STEP_SLEEP": "0.4"})
+    wait_for_steps(metrics, 6, process)  # chunks 1-4, 5 (checkpoint), 6 (epoch end); 7-10 is running
+    process.kill()
+    process.communicate(timeout=60)
+    assert 'model_checkpoint_path: "ckpt-5"' in (ckpt / "checkpoint").read_text()
+
+    process = start_eagerrun(*interrupted, RESUMABLE, env={"TEST_STEP_SLEEP": "0.4"})
+    wait_for_steps(metrics, 11, process)  # 7-10, 11 (epoch end... of 12); the signal lands in a chunk
+    process.send_signal(signal.SIGTERM)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 143, stderr
+    saved = steps_in(metrics)[-1]
+    assert f'model_checkpoint_path: "ckpt-{saved}"' in (ckpt / "checkpoint").read_text()
+
+    resumed = run_eagerrun(*interrupted, RESUMABLE)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resumed from step {saved}" in resumed.stderr
+    assert steps_in(metrics) == list(range(1, 19))
+    assert losses(metrics) == pytest.approx(losses(full), rel=1e-6, abs=1e-7)
+
+
 def test_second_ctrl_c_exits_at_once(tmp_path: Path) -> None:
     """The first Ctrl-C waits for the step to end; a second one does not."""
     metrics = tmp_path / "m.jsonl"

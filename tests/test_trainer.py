@@ -178,6 +178,20 @@ def test_on_nan_stop_exits_3_naming_the_step(write_script, tmp_path: Path, mode:
     assert records[2]["loss"] is None and records[2]["non_finite"] == {"loss": "nan"}
 
 
+def test_on_nan_stop_with_steps_per_execution_names_the_first_bad_step(write_script, tmp_path: Path) -> None:
+    """K=4: the chunk of steps 1-4 ran in one call and step 3's loss is NaN: the error names step 3, not the
+    chunk's end, every step that ran is recorded, and no checkpoint is written with the NaN weights."""
+    metrics, ckpt = tmp_path / "steps.jsonl", tmp_path / "ckpt"
+    result = run_in_process("--graph", "--train", "--steps-per-execution", "4", "--checkpoint-dir", str(ckpt),
+                            "--metrics-out", str(metrics), str(write_script("spec.py", NAN_AT_STEP_3)))
+    assert result.returncode == 3, result.stderr
+    assert "loss is nan at step 3" in error_lines(result.stderr)[0]
+    records = read_jsonl(metrics)
+    assert [r["step"] for r in records] == [1, 2, 3, 4]
+    assert [r["loss"] is None for r in records] == [False, False, True, True]
+    assert not (ckpt / "checkpoint").exists()
+
+
 def test_on_nan_warn_keeps_going(write_script, tmp_path: Path) -> None:
     """--on-nan warn: a warning per non-finite step, every batch still trained, exit 0."""
     metrics = tmp_path / "steps.jsonl"
@@ -281,3 +295,38 @@ def test_metrics_out_in_missing_folder_fails_before_anything_runs(write_script, 
     assert result.returncode == 2
     assert "does not exist" in error_lines(result.stderr)[0]
     assert not marker.exists()
+
+
+CACHED_SPEC = """
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+
+    def build():
+        rng = np.random.default_rng(0)
+        x = rng.normal(size=(24, 3)).astype("float32")
+        y = x.sum(axis=1, keepdims=True).astype("float32")
+        model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(4), keras.layers.Dense(1)])
+        dataset = tf.data.Dataset.from_tensor_slices((x, y)).cache().shuffle(24, seed=1).batch(4).prefetch(2)
+        return {"model": model, "optimizer": keras.optimizers.SGD(0.05), "loss": "mse", "dataset": dataset,
+                "epochs": 3}
+"""
+
+
+def test_a_pipeline_whose_position_cannot_be_saved_resumes_by_reading_up_to_it(write_script,
+                                                                                 tmp_path: Path) -> None:
+    """cache() has no symbolic checkpoint state: the checkpoint leaves the position out and the resumed run
+    reads the reshuffled data again up to step 8 (in epoch 2), then goes on with an uninterrupted run's losses."""
+    spec = write_script("spec.py", CACHED_SPEC)
+    full, resumed, ckpt = tmp_path / "full.jsonl", tmp_path / "resumed.jsonl", tmp_path / "ckpt"
+    assert run_in_process("--graph", "--train", "--seed", "2", "--metrics-out", str(full), str(spec)).returncode == 0
+    common = ["--graph", "--train", "--seed", "2", "--checkpoint-dir", str(ckpt), "--metrics-out", str(resumed)]
+    first = run_in_process(*common, "--steps", "8", str(spec))
+    assert first.returncode == 0, first.stderr
+    assert "position is not saved" in first.stderr
+    second = run_in_process(*common, str(spec))
+    assert second.returncode == 0, second.stderr
+    assert "resumed from step 8" in second.stderr
+    assert [r["step"] for r in read_jsonl(resumed)] == list(range(1, 19))
+    assert np.allclose([r["loss"] for r in read_jsonl(resumed)], [r["loss"] for r in read_jsonl(full)], rtol=1e-6)
