@@ -239,11 +239,14 @@ def print_results(results: dict) -> None:
     paired = results.get("paired")
     if paired:
         table = Table(title="the same, paired in one process (paired_script.py): hooked / plain blocks of steps")
-        for column in ("workload", "plain ms/step", "hooked ms/step", "hooked / plain", "A/A control"):
+        for column in ("workload", "plain ms/step", "hooked ms/step", "hooked / plain", "A/A control",
+                       "hooked / same copy unhooked"):
             table.add_column(column, justify="left" if column == "workload" else "right")
         for key, row in paired.items():
             table.add_row(key.replace("_", " "), f"{row['plain_ms']:.3f}", f"{row['hooked_ms']:.3f}",
-                          f"{row['ratio']:.3f}", f"{row['control_ratio']:.3f}")
+                          f"{row['ratio']:.3f} ({row['hooked_us']:+.0f} µs)",
+                          f"{row['control_ratio']:.3f} ({row['control_us']:+.0f} µs)",
+                          f"{row['same_copy_ratio']:.3f} ({row['same_copy_us']:+.0f} µs)")
         console.print(table)
     if results["quick"]:
         console.print("--quick: one repeat of short runs, a smoke test; its verdicts say nothing")

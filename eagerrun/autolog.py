@@ -25,8 +25,10 @@ eagerrun's, which changes nothing the function computes (graph_values.py).
 
 A step's time runs from the end of the step before (a phase's first step: from its first tape or training
 call) to the end of its last unit. Values stay tensors until the closed steps are flushed to the recorder
-(every 0.1 s): reading one waits for its step, which a plain loop never does. Each fit call, and each loop
-whose step starts with another unit, is a new phase. Nothing here prints; records go to the recorder.
+(every 0.1 s): reading one waits for its step, which a plain loop never does. A plain loop's step (one call
+of one function, again and again) keeps no more than what its call returned until then; its values are
+named and read at the flush, through its trace's CallPlan. Each fit call, and each loop whose step starts
+with another unit, is a new phase. Nothing here prints; records go to the recorder.
 """
 
 from __future__ import annotations

@@ -1,14 +1,15 @@
 """Every hook eagerrun puts into TensorFlow and Keras, in one place, switched on and off as one.
 
-| hooked                                          | what eagerrun learns                                   |
-|-------------------------------------------------|--------------------------------------------------------|
-| `tracing_compilation._create_concrete_function` | a tf.function traced (counted per function); what an outermost call's trace returned |
-| `tf.config.run_functions_eagerly` (+ experimental_) | the script switched the mode (modes.py decides)    |
-| `keras.Model.fit`                               | a fit call: eagerrun's callback is added to it         |
-| `tf.function`'s `Function.__call__`             | the outermost call of a tf.function (a step, if it trains) |
-| `tf.GradientTape.__enter__`                     | where a step without tf.function starts                |
-| `tf.GradientTape.gradient`                      | a training target (the loss) and the gradients it gave |
-| Keras `BaseOptimizer.apply`                     | an optimizer update                                    |
+| hooked                                              | what eagerrun learns                                       |
+|-----------------------------------------------------|------------------------------------------------------------|
+| `tracing_compilation._create_concrete_function`     | a tf.function traced (counted per function); for an        |
+|                                                     | outermost call's trace, what the traced function returned  |
+| `tf.config.run_functions_eagerly` (+ experimental_) | the script switched the mode (modes.py decides)            |
+| `keras.Model.fit`                                   | a fit call: eagerrun's callback is added to it             |
+| `tf.function`'s `Function.__call__`                 | the outermost call of a tf.function (a step, if it trains) |
+| `tf.GradientTape.__enter__`                         | where a step without tf.function starts                    |
+| `tf.GradientTape.gradient`                          | a training target (the loss) and the gradients it gave     |
+| Keras `BaseOptimizer.apply`                         | an optimizer update                                        |
 
 Each is a class attribute replaced on entry and put back on exit, whatever ends the run. They act only for
 the thread that installed them: a tf.function called from a data-loading thread (or a replica thread of a
