@@ -304,3 +304,42 @@ def test_max_restarts_without_a_checkpoint_dir_is_a_one_line_usage_error():
 def test_failures_that_a_restart_could_mend_are_restarted_and_stops_and_verdicts_are_not(code, restarted):
     """A crash, a lost peer, a kill: restarted; bad input, a non-finite loss, too many retraces, a stop: not."""
     assert launch.WorkerFailed("worker 1 of 2 failed", code=code).restartable == restarted
+
+
+def test_sigterm_to_one_worker_stops_every_worker_at_one_step_and_the_rerun_resumes_exactly(tmp_path):
+    """What a cloud does to one machine: SIGTERM to worker 1 alone. The workers agree on a step (it travels in
+    the step's all-reduce), the chief saves a checkpoint there, both exit 143; run again, they resume from it
+    and end with an uninterrupted run's losses, every step once."""
+    ports = launch.reserve_loopback_ports(2)
+    metrics, checkpoints = tmp_path / "chief.jsonl", tmp_path / "checkpoints"
+    train = ("--eager", "--train", "--seed", "0", "--steps", "24", "--strategy", "multiworker")
+    run_args = (*train, "--checkpoint-dir", str(checkpoints), "--metrics-out", str(metrics), SPEC)
+    workers = [start_eagerrun(tmp_path, f"worker-{index}", *run_args,
+                              env={"TF_CONFIG": launch.tf_config(ports, index), "STEP_SLEEP_S": "0.2"})
+               for index in (0, 1)]
+    try:
+        assert wait_until(lambda: len(records(metrics)) >= 4, 120), output(tmp_path, "worker-0")
+        workers[1].send_signal(signal.SIGTERM)
+        codes = [worker.wait(timeout=60) for worker in workers]
+    finally:
+        kill_left_over([worker.pid for worker in workers])
+    assert codes == [143, 143], [output(tmp_path, f"worker-{index}") for index in (0, 1)]
+    assert "signal SIGTERM" in events(tmp_path, 1) and "signal SIGTERM" not in events(tmp_path, 0)
+    stopped_at = len(records(metrics))
+    assert stopped_at < 24
+    assert f'model_checkpoint_path: "ckpt-{stopped_at}"' in (checkpoints / "checkpoint").read_text()
+    assert [steps_begun(tmp_path, index) for index in (0, 1)] == [stopped_at, stopped_at]
+
+    ports = launch.reserve_loopback_ports(2)
+    workers = [start_eagerrun(tmp_path, f"again-{index}", *run_args, env={"TF_CONFIG": launch.tf_config(ports, index)})
+               for index in (0, 1)]
+    try:
+        codes = [worker.wait(timeout=120) for worker in workers]
+    finally:
+        kill_left_over([worker.pid for worker in workers])
+    assert codes == [0, 0], output(tmp_path, "again-0")
+    assert f"resumed from step {stopped_at}" in output(tmp_path, "again-0")
+    uninterrupted = tmp_path / "uninterrupted.jsonl"
+    assert run_in_process("--graph", "--train", "--seed", "0", "--steps", "24", "--metrics-out", str(uninterrupted),
+                          SPEC).returncode == 0
+    assert_same_losses(records(metrics), records(uninterrupted))
