@@ -128,6 +128,9 @@ def run_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      "this machine's GPUs, or MultiWorkerMirroredStrategy configured by TF_CONFIG (or SLURM)."),
         click.option("--cpu-replicas", type=positive, metavar="N",
                      help="[--train] With --strategy mirrored: split the CPU into N logical devices."),
+        click.option("--precision", type=click.Choice(["float32", "mixed_bfloat16", "mixed_float16"]),
+                     default="float32", show_default=True,
+                     help="[--train] Keras' dtype policy, set before build(); mixed_float16 adds loss scaling."),
         click.option("--validate-every", type=positive, metavar="N",
                      help="[--train] Also evaluate build()'s validation data every N steps (always at each epoch's "
                      "end): val_loss and val_<metric> on that step."),
@@ -172,7 +175,7 @@ def resolved(path: Path | None) -> Path | None:
 
 
 TRAIN_ONLY = ("epochs", "steps", "xla", "on_nan", "steps_per_execution", "checkpoint_dir", "checkpoint_every",
-              "strategy", "cpu_replicas", "validate_every")
+              "strategy", "cpu_replicas", "validate_every", "precision")
 
 
 def build_run_config(ctx: click.Context, *, target: str, args: tuple[str, ...], **options: Any) -> Any:
@@ -199,7 +202,7 @@ def build_run_config(ctx: click.Context, *, target: str, args: tuple[str, ...], 
                          checkpoint_dir=resolved(options["checkpoint_dir"]),
                          checkpoint_every=options["checkpoint_every"],
                          strategy=StrategyOptions(options["strategy"], options["cpu_replicas"]),
-                         validate_every=options["validate_every"])
+                         validate_every=options["validate_every"], precision=options["precision"])
     output = OutputOptions(metrics_out=resolved(options["metrics_out"]), tensorboard=resolved(options["tensorboard"]),
                            log_every=options["log_every"], quiet=options["quiet"], verbose=options["verbose"],
                            run_report=resolved(options["run_report"]), pdb=options["pdb"])

@@ -41,6 +41,7 @@ class StepRecord:
     retraced: bool = False  # a function traced here had traced before: its inputs changed
     batches_per_call: int = 1  # fit's steps_per_execution: K batches share one call's values and time
     validation_s: float | None = None  # fit's validation after this step, timed apart from it
+    skipped: bool = False  # --precision mixed_float16: non-finite gradients, no update (the loss scale halved)
 
     @property
     def loss(self) -> float | None:
@@ -69,6 +70,8 @@ class StepRecord:
             data["batches_per_call"] = self.batches_per_call
         if self.validation_s is not None:
             data["validation_s"] = self.validation_s
+        if self.skipped:
+            data["skipped"] = True
         bad = {}
         for name, value in self.values.items():
             finite = value is None or math.isfinite(value)
@@ -89,11 +92,13 @@ class StepRecord:
                    traced=data.get("traced", False), source=data.get("source", ""), values=values,
                    phase=data.get("phase", 1), batch_size=data.get("batch_size"),
                    replicas=data.get("replicas", 1), retraced=data.get("retraced", False),
-                   batches_per_call=data.get("batches_per_call", 1), validation_s=data.get("validation_s"))
+                   batches_per_call=data.get("batches_per_call", 1), validation_s=data.get("validation_s"),
+                   skipped=data.get("skipped", False))
 
 
 RECORD_KEYS = frozenset({"step", "phase", "epoch", "time_s", "mode", "traced", "source", "batch_size", "replicas",
-                         "retraced", "batches_per_call", "validation_s", "non_finite", "finite"})
+                         "retraced", "batches_per_call", "validation_s", "non_finite", "finite",
+                         "skipped"})
 
 
 class StepSink(Protocol):
@@ -244,7 +249,7 @@ class Recorder:
             values: Mapping[str, float | None] | None = None, metrics: Mapping[str, float] | None = None,
             epoch: int | None = None, phase: int = 1, traced: bool = False, retraced: bool = False,
             batch_size: int | None = None, batches_per_call: int = 1,
-            validation_s: float | None = None) -> StepRecord:
+            validation_s: float | None = None, skipped: bool = False) -> StepRecord:
         """Record the next step. `values` (losses first, then metrics) or, for a single loss, `loss` and
         `metrics`."""
         if values is None:
@@ -252,7 +257,7 @@ class Recorder:
         record = StepRecord(step=self.next_step, epoch=epoch, time_s=time_s, mode=self.mode, traced=traced,
                             source=source, values=values, phase=phase, batch_size=batch_size,
                             replicas=self.replicas, retraced=retraced, batches_per_call=batches_per_call,
-                            validation_s=validation_s)
+                            validation_s=validation_s, skipped=skipped)
         self.next_step += 1
         self.records.append(record)
         for sink in self.sinks:

@@ -262,6 +262,8 @@ def step_note(record: StepRecord) -> str:
         notes.append(f"{record.batches_per_call} batches in one call")
     if record.validation_s is not None:
         notes.append(f"validation {record.validation_s:.2f} s")
+    if record.skipped:
+        notes.append("skipped: gradients not finite, loss scale halved")
     return "; ".join(notes)
 
 

@@ -12,11 +12,26 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from eagerrun import distribute, hooks, interrupts, loader, modes, postmortem, report, tf_stacks
+from eagerrun import (
+    distribute,
+    hooks,
+    interrupts,
+    loader,
+    modes,
+    postmortem,
+    precision,
+    report,
+    tf_stacks,
+)
 from eagerrun.autolog import StepCollector
 from eagerrun.checkpoints import has_checkpoint
 from eagerrun.config import OutputOptions, RunConfig
-from eagerrun.errors import EXIT_FAILURE, EXIT_NONFINITE_LOSS, EXIT_SIGINT, EagerrunError
+from eagerrun.errors import (
+    EXIT_FAILURE,
+    EXIT_NONFINITE_LOSS,
+    EXIT_SIGINT,
+    EagerrunError,
+)
 from eagerrun.numerics import NumericsReport, is_numerics_error, numerics_report
 from eagerrun.records import Recorder, RunReport, StepSink, metrics_sink, summarize
 from eagerrun.tracing import TraceCounter
@@ -130,7 +145,13 @@ def run_script(config: RunConfig, recorder: Recorder, steps: StepCollector) -> l
 
 def run_trainer(config: RunConfig, recorder: Recorder, traces: TraceCounter, strategy: Any) -> loader.ScriptOutcome:
     """Import the script (its __main__ block does not run) and build its spec inside the strategy's
-    scope, validate the spec, train it."""
+    scope, under the --precision policy, validate the spec, train it."""
+    assert config.train is not None
+    with precision.policy(config.train.precision):  # before the script's import: a model built there gets it
+        return train_spec(config, recorder, traces, strategy)
+
+
+def train_spec(config: RunConfig, recorder: Recorder, traces: TraceCounter, strategy: Any) -> loader.ScriptOutcome:
     from eagerrun.spec import spec_from_module, validate_spec
     from eagerrun.trainer import Trainer
 
@@ -139,6 +160,7 @@ def run_trainer(config: RunConfig, recorder: Recorder, traces: TraceCounter, str
         with distribute.scope(strategy):
             module = loader.import_target(config.target)
             spec = validate_spec(spec_from_module(module))
+            spec = precision.with_loss_scaling(spec, config.train.precision)
     except loader.UserCodeError as exc:
         return loader.ScriptOutcome(exit_code=EXIT_FAILURE, error=exc.error)
     checkpoint = None

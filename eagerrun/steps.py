@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from eagerrun.precision import is_loss_scaled
 from eagerrun.spec import TrainSpec
 
 StepFn = Callable[[Any], Any]
@@ -29,6 +30,7 @@ def builtin_train_step(spec: TrainSpec, *, global_average: bool = False) -> Step
 
     model, optimizer, metrics = spec.model, spec.optimizer, spec.metrics or ()
     loss_of_batch = batch_loss(spec.loss, global_average=global_average)
+    loss_scaled = is_loss_scaled(optimizer)
 
     def train_step(batch: Any) -> Any:
         x, y = batch
@@ -38,7 +40,9 @@ def builtin_train_step(spec: TrainSpec, *, global_average: bool = False) -> Step
             if model.losses:
                 regularization = tf.add_n(model.losses)
                 loss += tf.nn.scale_regularization_loss(regularization) if global_average else regularization
-        grads = tape.gradient(loss, model.trainable_variables)
+            # mixed_float16: gradients of the scaled loss; the LossScaleOptimizer unscales them, or skips the update
+            target = optimizer.scale_loss(loss) if loss_scaled else loss
+        grads = tape.gradient(target, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         for metric in metrics:
             metric.update_state(y, y_pred)
@@ -63,7 +67,8 @@ def batch_loss(loss_fn: Any, *, global_average: bool) -> Callable[[Any, Any], An
 
     average = global_mean if global_average else tf.reduce_mean
     if not isinstance(loss_fn, keras.losses.Loss):
-        return lambda y, y_pred: average(loss_fn(y, y_pred))
+        # in float32 under a mixed policy, as Keras' own wrapper of a loss function computes it
+        return lambda y, y_pred: average(loss_fn(y, at_least_float32(y_pred)))
 
     def reduced(y: Any, y_pred: Any) -> Any:
         values = loss_fn.call(keras.ops.convert_to_tensor(y, dtype=loss_fn.dtype),
@@ -71,6 +76,14 @@ def batch_loss(loss_fn: Any, *, global_average: bool) -> Callable[[Any, Any], An
         return tf.reduce_sum(values) if loss_fn.reduction == "sum" else average(values)
 
     return reduced
+
+
+def at_least_float32(value: Any) -> Any:
+    """A float16 or bfloat16 tensor (a mixed policy's output) as float32; anything else as it is."""
+    import tensorflow as tf
+
+    dtype = getattr(value, "dtype", None)
+    return tf.cast(value, tf.float32) if dtype in (tf.float16, tf.bfloat16) else value
 
 
 def global_mean(per_example: Any) -> Any:

@@ -21,6 +21,7 @@ from eagerrun.checkpoints import TrainCheckpoint, with_exact_position
 from eagerrun.distribute import StrategyOptions, lost_peer, scope
 from eagerrun.errors import EXIT_NONFINITE_LOSS, EXIT_USAGE, EagerrunError
 from eagerrun.interrupts import Interrupted, steps_will_end, stop_point, stop_requested
+from eagerrun.precision import Precision, SkippedSteps, loss_scale_value
 from eagerrun.records import Recorder
 from eagerrun.runner import StepOutputs, StepRunner
 from eagerrun.spec import TrainSpec
@@ -43,6 +44,7 @@ class TrainOptions:
     checkpoint_every: int | None = None
     strategy: StrategyOptions = StrategyOptions()
     validate_every: int | None = None  # besides each epoch's end
+    precision: Precision = "float32"
 
     def check_mode(self, *, eager: bool) -> None:
         if eager and self.xla:
@@ -119,6 +121,7 @@ class Trainer:
             self._train_data = with_exact_position(self._train_data)
         self.dataset = self._distributed(self._train_data)
         self.runner = StepRunner(step, eager=eager, xla=options.xla, strategy=strategy, metrics=self.metrics,
+                                 after_step=loss_scale_value(spec.optimizer),
                                  end_foreseen=batches != int(tf.data.UNKNOWN_CARDINALITY))
         self._validate = None
         if spec.validation is not None:
@@ -140,6 +143,7 @@ class Trainer:
         done and a checkpoint saved, and an EagerrunError (exit 75) when a peer worker stopped answering.
         """
         first_epoch, done_in_epoch, iterator = self._restore()
+        self._skips = SkippedSteps(self.spec.optimizer)
         steps_will_end()
         try:
             for epoch in self._epochs(first_epoch):
@@ -245,11 +249,12 @@ class Trainer:
         first_bad = None
         for i, (values, size) in enumerate(zip(outputs.values, outputs.batch_sizes)):
             validated = validation if i == count - 1 else None  # on the step it ran after
+            skipped = self._skips.skipped(values)
             record = self.recorder.add(values={**values, **validated[0]} if validated else values,
                                        time_s=elapsed / count, source="trainer", epoch=epoch,
                                        traced=traced and i == 0, batch_size=size,
-                                       validation_s=validated[1] if validated else None)
-            bad = first_non_finite_loss(values)
+                                       validation_s=validated[1] if validated else None, skipped=skipped)
+            bad = None if skipped else first_non_finite_loss(values)
             if bad is not None:
                 first_bad = first_bad or (record.step, values[bad], bad)
                 if self.options.on_nan == "warn":
