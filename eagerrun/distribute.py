@@ -1,4 +1,4 @@
-"""tf.distribute for the trainer: which strategy, which devices, and the step run on every replica.
+"""tf.distribute for the trainer: which strategy, which devices, which cluster (the step on every replica is runner.py's).
 
 TensorFlow's rules, which this module keeps so a spec does not have to:
 - the strategy exists before any op runs (MultiWorkerMirroredStrategy and logical CPU devices both
@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -315,27 +315,3 @@ def describe(strategy: Any) -> str:
 def short_device(name: str) -> str:
     """'/job:localhost/replica:0/task:0/device:CPU:1' -> 'CPU:1'."""
     return name.rsplit("device:", 1)[-1]
-
-
-def replicated_step(strategy: Any, step: Callable[[Any], Any], *, xla: bool) -> Callable[[Any], tuple[Any, Any]]:
-    """The step run on every replica through `strategy.run`: (named values, global batch size).
-
-    Each replica's step returns its share of the global mean (its examples' losses summed over the global
-    batch size), so the replicas' losses add up to the mean; their batch sizes add up to the global batch.
-    Each named value (`steps.named_values`) is summed on its own: a multi-worker strategy cannot reduce a
-    dict at once. With --xla only the replica's step is jit-compiled, as TensorFlow's guides do it.
-    """
-    import tensorflow as tf
-
-    from eagerrun.steps import with_batch_size
-
-    replica_step = with_batch_size(step)
-    if xla:
-        replica_step = tf.function(replica_step, jit_compile=True)
-
-    def distributed_step(batch: Any) -> tuple[Any, Any]:
-        values, sizes = strategy.run(replica_step, args=(batch,))
-        return ({name: strategy.reduce(tf.distribute.ReduceOp.SUM, value, axis=None) for name, value in values.items()},
-                strategy.reduce(tf.distribute.ReduceOp.SUM, sizes, axis=None))
-
-    return distributed_step
