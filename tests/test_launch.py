@@ -113,7 +113,8 @@ def test_no_worker_outlives_its_launcher_killed_with_sigkill(tmp_path):
 
 @pytest.mark.skipif(not Path("/proc/self/task").exists(), reason="reads the process tree from Linux's /proc")
 def test_ctrl_c_reaches_the_launcher_alone_which_stops_each_worker_once_at_a_steps_end(tmp_path):
-    """SIGINT to the launcher's process group, as a terminal sends it: exit 130, one SIGINT per worker."""
+    """SIGINT to the launcher's process group, as a terminal sends it: exit 130, one SIGINT per worker, and
+    every worker stops after the same step."""
     metrics = tmp_path / "chief.jsonl"
     launcher = start_eagerrun(tmp_path, "launch", "launch", "--workers", "2", "--eager", "--train", "--steps",
                               "100000", "--metrics-out", str(metrics), SPEC, env={"STEP_SLEEP_S": "0.5"},
@@ -129,11 +130,12 @@ def test_ctrl_c_reaches_the_launcher_alone_which_stops_each_worker_once_at_a_ste
         assert launcher.wait(timeout=60) == 130, output(tmp_path, "launch")
     finally:
         kill_left_over([launcher.pid, *workers])
-    last = begun + 1
+    signalled = begun + 1  # each worker asks the others in the next step's all-reduce: all stop after it
     for worker in (0, 1):
-        assert events(tmp_path, worker)[-3:] == [f"step {last} begins", "signal SIGINT", f"step {last} ends"]
+        assert events(tmp_path, worker)[-5:] == [f"step {signalled} begins", "signal SIGINT", f"step {signalled} ends",
+                                                 f"step {signalled + 1} begins", f"step {signalled + 1} ends"]
         assert "signal SIGTERM" not in events(tmp_path, worker)
-    assert [r["step"] for r in records(metrics)] == list(range(1, last + 1))
+    assert [r["step"] for r in records(metrics)] == list(range(1, signalled + 2))
     assert "sent each worker one SIGINT and waited for it to stop: worker 0 exit 130, worker 1 exit 130" in \
         output(tmp_path, "launch")
 
