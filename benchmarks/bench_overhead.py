@@ -227,7 +227,7 @@ def print_results(results: dict) -> None:
                       f"{row['extra_fixed_s']:+.2f} s")
     table.caption = (f"{len(results['repeats'])} repeat(s), N = {lengths['short']} and {lengths['long']}; "
                      "ms/step = (wall(long) - wall(short)) / (long - short), median over repeats; "
-                     "ratio: median per repeat [lowest-highest]; fastest runs: per step from each runner's "
+                     "ratio: median per repeat \\[lowest-highest]; fastest runs: per step from each runner's "
                      "fastest short and fastest long run")
     console.print(table)
     for row in results["workloads"].values():
@@ -240,13 +240,14 @@ def print_results(results: dict) -> None:
     if paired:
         table = Table(title="the same, paired in one process (paired_script.py): hooked / plain blocks of steps")
         for column in ("workload", "plain ms/step", "hooked ms/step", "hooked / plain", "A/A control",
-                       "hooked / same copy unhooked"):
+                       "hooked / same copy unhooked", "hooks alone µs/call"):
             table.add_column(column, justify="left" if column == "workload" else "right")
         for key, row in paired.items():
             table.add_row(key.replace("_", " "), f"{row['plain_ms']:.3f}", f"{row['hooked_ms']:.3f}",
                           f"{row['ratio']:.3f} ({row['hooked_us']:+.0f} µs)",
                           f"{row['control_ratio']:.3f} ({row['control_us']:+.0f} µs)",
-                          f"{row['same_copy_ratio']:.3f} ({row['same_copy_us']:+.0f} µs)")
+                          f"{row['same_copy_ratio']:.3f} ({row['same_copy_us']:+.0f} µs)",
+                          f"{row['hooks_alone_us']:.1f}" if "hooks_alone_us" in row else "—")
         console.print(table)
     if results["quick"]:
         console.print("--quick: one repeat of short runs, a smoke test; its verdicts say nothing")
