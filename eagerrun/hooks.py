@@ -103,8 +103,11 @@ def _trace_hook(traces: TraceCounter, owner: int,
         if threading.get_ident() == owner:
             traces.traced(tracing_options.python_function, tracing_options.name, function_type)
             if function_traced is not None and steps.depth and not isinstance(func_graph.outer_graph, FuncGraph):
-                tracing_options = dataclasses.replace(
-                    tracing_options, python_function=then_traced(tracing_options.python_function))
+                try:
+                    tracing_options = dataclasses.replace(
+                        tracing_options, python_function=then_traced(tracing_options.python_function))
+                except Exception:  # noqa: BLE001 - options eagerrun cannot remake: losses written at their gradient
+                    steps.writes_at_trace_end = False
         return original(function_type, type_context, func_graph, tracing_options)
 
     @contextlib.contextmanager
