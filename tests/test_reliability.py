@@ -104,17 +104,17 @@ def test_steps_per_execution_checkpoints_only_between_chunks(tmp_path: Path) -> 
     each checkpoint's step counter, weights and data position agree. SIGKILL while a chunk runs, resume;
     SIGTERM while a chunk runs (exit 143), resume: every step once, the losses of an uninterrupted run."""
     full, ckpt, metrics = tmp_path / "full.jsonl", tmp_path / "ckpt", tmp_path / "resumed.jsonl"
-    done = run_eagerrun(*K4, "--metrics-out", str(full), RESUMABLE)
+    done = run_in_process(*K4, "--metrics-out", str(full), RESUMABLE)  # graph mode: no subprocess needed
     assert done.returncode == 0, done.stderr
     interrupted = [*K4, "--checkpoint-dir", str(ckpt), "--checkpoint-every", "5", "--metrics-out", str(metrics)]
 
-    process = start_eagerrun(*interrupted, RESUMABLE, env={"TEST_STEP_SLEEP": "0.4"})
+    process = start_eagerrun(*interrupted, RESUMABLE, env={"TEST_STEP_SLEEP": "0.3"})
     wait_for_steps(metrics, 6, process)  # chunks 1-4, 5 (checkpoint), 6 (epoch end); 7-10 is running
     process.kill()
     process.communicate(timeout=60)
     assert 'model_checkpoint_path: "ckpt-5"' in (ckpt / "checkpoint").read_text()
 
-    process = start_eagerrun(*interrupted, RESUMABLE, env={"TEST_STEP_SLEEP": "0.4"})
+    process = start_eagerrun(*interrupted, RESUMABLE, env={"TEST_STEP_SLEEP": "0.3"})
     wait_for_steps(metrics, 11, process)  # 7-10, 11 (epoch end... of 12); the signal lands in a chunk
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=60)
@@ -122,7 +122,7 @@ def test_steps_per_execution_checkpoints_only_between_chunks(tmp_path: Path) -> 
     saved = steps_in(metrics)[-1]
     assert f'model_checkpoint_path: "ckpt-{saved}"' in (ckpt / "checkpoint").read_text()
 
-    resumed = run_eagerrun(*interrupted, RESUMABLE)
+    resumed = run_in_process(*interrupted, RESUMABLE)
     assert resumed.returncode == 0, resumed.stderr
     assert f"resumed from step {saved}" in resumed.stderr
     assert steps_in(metrics) == list(range(1, 19))
