@@ -38,7 +38,8 @@ class TrainCheckpoint:
     TensorFlow's multi-worker guide does. Every worker restores from DIR.
     """
 
-    def __init__(self, directory: Path, *, model: Any, optimizer: Any, every: int | None, chief: bool = True) -> None:
+    def __init__(self, directory: Path, *, model: Any, optimizer: Any, every: int | None, chief: bool = True,
+                 metrics: Any = ()) -> None:
         import tensorflow as tf
 
         self.directory = directory
@@ -56,6 +57,8 @@ class TrainCheckpoint:
             parts["random_state"] = [v for v in model.variables if "seed_generator" in v.path]
         if optimizer is not None:
             parts["optimizer"] = optimizer
+        if metrics:  # their running means over the epoch so far, so a resumed epoch's go on from them
+            parts["metrics"] = [variable for metric in metrics for variable in metric.variables]
         self.checkpoint = tf.train.Checkpoint(**parts)
         self._iterator_saved = True  # until the dataset turns out not to allow it
         self.manager = tf.train.CheckpointManager(self.checkpoint, str(self._scratch or directory),

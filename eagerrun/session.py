@@ -172,7 +172,8 @@ def train_spec(config: RunConfig, recorder: Recorder, traces: TraceCounter, stra
 
         checkpoint = TrainCheckpoint(config.train.checkpoint_dir, model=spec.model, optimizer=spec.optimizer,
                                      every=config.train.checkpoint_every,
-                                     chief=distribute.is_chief(config.train.strategy))
+                                     chief=distribute.is_chief(config.train.strategy),
+                                     metrics=spec.metrics if spec.train_step is None else ())
     trainer = Trainer(spec, config.train, eager=config.mode.eager, recorder=recorder, traces=traces,
                       checkpoint=checkpoint, strategy=strategy)
     try:

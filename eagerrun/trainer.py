@@ -151,8 +151,9 @@ class Trainer:
                     break
                 self._epoch_now = epoch
                 self._batch_in_epoch = done_in_epoch if epoch == first_epoch else 0
-                for metric in self.metrics:  # running means over the epoch, as Keras' fit logs them
-                    metric.reset_state()
+                if self._batch_in_epoch == 0:  # running means over the epoch, as Keras' fit logs them; a
+                    for metric in self.metrics:  # resumed epoch's come back from the checkpoint
+                        metric.reset_state()
                 if iterator is None:
                     iterator = iter(self.dataset)
                     if self.checkpoint is not None and self.strategy is None:

@@ -113,6 +113,24 @@ def test_training_metrics_are_running_means_reset_each_epoch(write_script, tmp_p
     assert records[0]["loss"] == pytest.approx(per_example[:4].mean(), rel=1e-5)  # the loss is the batch's
 
 
+def test_a_run_resumed_mid_epoch_goes_on_with_the_epochs_running_means(write_script, tmp_path: Path) -> None:
+    """Stopped after step 2 of the epoch's 3 and resumed: the metrics' state came back with the checkpoint,
+    so step 3's running means (and every later value) are an uninterrupted run's."""
+    spec = classifier(write_script)
+    full, resumed, checkpoints = tmp_path / "full.jsonl", tmp_path / "resumed.jsonl", tmp_path / "c"
+    assert run_in_process("--graph", "--train", "--seed", "0", "--metrics-out", str(full),
+                          str(spec)).returncode == 0
+    for steps in (["--steps", "2"], []):
+        result = run_in_process("--graph", "--train", "--seed", "0", *steps, "--metrics-out", str(resumed),
+                                "--checkpoint-dir", str(checkpoints), str(spec))
+        assert result.returncode == 0, result.stderr
+    assert "resumed from step 2" in result.stderr
+    for expected, got in zip(read_jsonl(full), read_jsonl(resumed), strict=True):
+        if got["step"] == 2:  # where --steps 2 ended the first run, which validated there
+            got = {name: value for name, value in got.items() if not name.startswith("val_")}
+        assert_same_values(expected, got, "resumed")
+
+
 def test_validate_every_and_steps_per_execution(write_script, tmp_path: Path) -> None:
     """--validate-every 2: val values on steps 2, 3 (epoch end), 4 and 6 only, the same with K=4 chunks."""
     spec = classifier(write_script)
