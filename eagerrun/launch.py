@@ -171,7 +171,8 @@ def launch(workers: int, run_args: list[str], *, max_restarts: int = 0) -> int:
         with tempfile.TemporaryDirectory(prefix="eagerrun-launch-") as logs:
             while True:
                 try:
-                    code = start_on_free_ports(group, command, workers, Path(logs))
+                    code = start_on_free_ports(group, command, workers, Path(logs),
+                                               can_restart=len(restarts) < max_restarts)
                 except WorkerFailed as failed:
                     if not failed.restartable or len(restarts) == max_restarts or group.signum is not None:
                         note_restarts(restarts, max_restarts)
@@ -190,12 +191,13 @@ def launch(workers: int, run_args: list[str], *, max_restarts: int = 0) -> int:
             signal.signal(signum, handler)
 
 
-def start_on_free_ports(group: WorkerGroup, command: list[str], count: int, logs: Path) -> int:
+def start_on_free_ports(group: WorkerGroup, command: list[str], count: int, logs: Path, *,
+                        can_restart: bool = False) -> int:
     """One start of the group, started again on new ports when a worker found its port taken."""
     starts = 1
     while True:
         try:
-            return run_workers(group, command, count, logs)
+            return run_workers(group, command, count, logs, can_restart=can_restart)
         except PortTaken as taken:
             if starts == PORT_ATTEMPTS:
                 raise EagerrunError(f"{taken}, {PORT_ATTEMPTS} times in a row: is another program "
@@ -212,13 +214,17 @@ def note_restarts(restarts: list[WorkerFailed], max_restarts: int) -> None:
                  max_restarts, causes)
 
 
-def run_workers(group: WorkerGroup, command: list[str], count: int, logs: Path) -> int:
+def run_workers(group: WorkerGroup, command: list[str], count: int, logs: Path, *, can_restart: bool = False) -> int:
     """One start of the whole group on freshly reserved ports; the workers start inside the `try`, so a
-    failure to start worker k stops workers 0..k-1."""
+    failure to start worker k stops workers 0..k-1.
+
+    A failure that a restart will follow kills the others at once: without their peer they cannot end a
+    step or save a checkpoint (both take every worker), and would only wait out TensorFlow's heartbeat
+    timeout (10 s) before the new start."""
     ports = reserve_loopback_ports(count)
     group.workers = []
     with ExitStack() as files:
-        port_taken = False
+        kill = False
         try:
             for index in range(count):
                 if group.signum is not None:
@@ -226,10 +232,13 @@ def run_workers(group: WorkerGroup, command: list[str], count: int, logs: Path) 
                 group.add(start_worker(command, ports, index, logs, files))
             return supervise(group, count)
         except PortTaken:
-            port_taken = True
+            kill = True  # nobody trained yet after a port was taken: nothing to save
+            raise
+        except WorkerFailed as failed:
+            kill = can_restart and failed.restartable
             raise
         finally:
-            group.stop(kill=port_taken)  # nobody trained yet after a port was taken: nothing to save
+            group.stop(kill=kill)
 
 
 def start_worker(command: list[str], ports: list[int], index: int, logs: Path, files: ExitStack) -> Worker:
