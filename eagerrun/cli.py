@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 
 import click
 
-from eagerrun import __version__, distribute
+from eagerrun import __version__, distribute, interrupts
 from eagerrun.errors import EXIT_SIGINT, EagerrunError
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -336,6 +336,7 @@ def env(*, as_json: bool) -> int:
 
 
 def main() -> None:
+    interrupts.exit_on_signals()  # first of all: a signal while TensorFlow loads is 130/143 too
     try:
         cli.main(prog_name="eagerrun")
     except SystemExit as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 from collections.abc import Callable, Iterator
 from types import FrameType
 
@@ -66,6 +67,14 @@ def steps_will_end() -> None:
     weights (a resumed run's first step, before any step had ended)."""
     if _current is not None:
         _current.steps_seen = True
+
+
+def exit_on_signals() -> None:
+    """Outside a run's own handlers (while Python, eagerrun and TensorFlow load, and while the report
+    prints), SIGINT and SIGTERM end eagerrun at once with 130/143 (`SystemExit`, so nothing catches it as
+    an error and `finally` blocks run), never with a traceback, an "Aborted!" or death by the signal."""
+    for signum, code in EXIT_CODES.items():
+        signal.signal(signum, lambda received, frame, code=code: sys.exit(code))
 
 
 @contextlib.contextmanager

@@ -273,3 +273,15 @@ def test_once_the_trainer_loop_starts_a_signal_waits_for_the_step_end() -> None:
         with pytest.raises(interrupts.Interrupted) as stopped:
             interrupts.stop_point()
         assert stopped.value.exit_code == 143
+
+
+@pytest.mark.parametrize("signum, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)], ids=["sigint", "sigterm"])
+def test_a_signal_while_tensorflow_loads_ends_the_run_with_its_code(write_script, signum: int, code: int) -> None:
+    """One second in, eagerrun is still importing TensorFlow (it takes seconds): the signal ends it with
+    130/143, as at any other moment, not by the signal itself, not with a traceback or "Aborted!"."""
+    process = start_eagerrun("--graph", str(write_script("sleepy.py", "import time\ntime.sleep(60)\n")), env={})
+    time.sleep(1.0)
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == code, stderr
+    assert "Traceback" not in stderr and "Aborted" not in stderr
