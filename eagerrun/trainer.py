@@ -13,7 +13,7 @@ import math
 import signal
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -42,7 +42,7 @@ class TrainOptions:
     on_nan: Literal["stop", "warn", "debug"] = "stop"  # debug: stop, with check numerics on from the start
     checkpoint_dir: Path | None = None
     checkpoint_every: int | None = None
-    strategy: StrategyOptions = StrategyOptions()
+    strategy: StrategyOptions = field(default_factory=StrategyOptions)
     validate_every: int | None = None  # besides each epoch's end
     precision: Precision = "float32"
 

@@ -78,3 +78,18 @@ def test_mirrored_gives_the_default_strategys_losses(write_script, tmp_path: Pat
     expected, actual = losses_of(default), losses_of(mirrored)
     assert len(expected) == len(actual) == 8
     assert np.allclose(actual, expected, rtol=1e-5, atol=1e-6), (form, expected, actual)
+
+
+@pytest.mark.parametrize("form", ["sum", "compiled"])
+def test_a_two_worker_launch_gives_the_default_strategys_losses(write_script, tmp_path: Path, form: str) -> None:
+    """The same over two worker processes (MultiWorkerMirroredStrategy, one replica each): a Keras Loss with
+    its own reduction, and a compiled model's loss, the forms Keras itself rescales under a strategy."""
+    script = write_script("spec.py", SPEC)
+    default, workers = tmp_path / "default.jsonl", tmp_path / "workers.jsonl"
+    assert run_in_process("--graph", "--train", "--metrics-out", str(default), str(script), form).returncode == 0
+    done = run_eagerrun("launch", "--workers", "2", "--graph", "--train", "--metrics-out", str(workers), str(script),
+                        form)
+    assert done.returncode == 0, done.stderr
+    expected, actual = losses_of(default), losses_of(workers)
+    assert len(expected) == len(actual) == 8
+    assert np.allclose(actual, expected, rtol=1e-5, atol=1e-6), (form, expected, actual)
