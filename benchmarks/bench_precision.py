@@ -20,8 +20,9 @@ import sys
 import tempfile
 from pathlib import Path
 
+from eagerrun.precision import POLICIES
+
 HERE = Path(__file__).resolve().parent
-POLICIES = ("float32", "mixed_bfloat16", "mixed_float16")
 WARM_UP = 20
 
 

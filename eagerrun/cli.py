@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 
 import click
 
-from eagerrun import __version__, distribute, interrupts
+from eagerrun import __version__, distribute, interrupts, precision
 from eagerrun.errors import EXIT_SIGINT, EagerrunError
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -128,7 +128,7 @@ def run_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      "this machine's GPUs, or MultiWorkerMirroredStrategy configured by TF_CONFIG (or SLURM)."),
         click.option("--cpu-replicas", type=positive, metavar="N",
                      help="[--train] With --strategy mirrored: split the CPU into N logical devices."),
-        click.option("--precision", type=click.Choice(["float32", "mixed_bfloat16", "mixed_float16"]),
+        click.option("--precision", type=click.Choice(precision.POLICIES),
                      default="float32", show_default=True,
                      help="[--train] Keras' dtype policy, set before build(); mixed_float16 adds loss scaling."),
         click.option("--validate-every", type=positive, metavar="N",

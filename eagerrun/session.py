@@ -12,26 +12,11 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from eagerrun import (
-    distribute,
-    hooks,
-    interrupts,
-    loader,
-    modes,
-    postmortem,
-    precision,
-    report,
-    tf_stacks,
-)
+from eagerrun import distribute, hooks, interrupts, loader, modes, postmortem, precision, report, tf_stacks
 from eagerrun.autolog import StepCollector
 from eagerrun.checkpoints import has_checkpoint
 from eagerrun.config import OutputOptions, RunConfig
-from eagerrun.errors import (
-    EXIT_FAILURE,
-    EXIT_NONFINITE_LOSS,
-    EXIT_SIGINT,
-    EagerrunError,
-)
+from eagerrun.errors import EXIT_FAILURE, EXIT_NONFINITE_LOSS, EXIT_SIGINT, EagerrunError
 from eagerrun.numerics import NumericsReport, is_numerics_error, numerics_report
 from eagerrun.records import Recorder, RunReport, StepSink, metrics_sink, summarize
 from eagerrun.tracing import TraceCounter
