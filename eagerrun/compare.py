@@ -49,8 +49,11 @@ class ModeRun:
 
     @property
     def ran_functions(self) -> bool | None:
-        """Whether any tf.function traced (None when the run left no report)."""
-        return None if self.report is None else bool(self.report.functions)
+        """Whether any tf.function traced: one of the user's (the report's `functions`) or TensorFlow's or
+        Keras' own (which the report leaves out), during a step. None when the run left no report."""
+        if self.report is None:
+            return None
+        return bool(self.report.functions) or any(record.traced for record in self.records)
 
 
 @dataclass(frozen=True)

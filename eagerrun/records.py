@@ -74,20 +74,22 @@ class StepRecord:
             data["skipped"] = True
         bad = {}
         for name, value in self.values.items():
+            key = value_key(name)
             finite = value is None or math.isfinite(value)
-            data[name] = value if finite else None
+            data[key] = value if finite else None
             if not finite:
-                bad[name] = str(value)
+                bad[key] = str(value)
         if bad:
             data["non_finite"] = bad
         return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> StepRecord:
-        """The record a metrics line was written from (`as_json` read back)."""
+        """The record a metrics line was written from (`as_json` read back); a line written before values
+        were escaped reads the same, as long as no value's name was one of eagerrun's keys."""
         bad = data.get("non_finite") or {}
-        values = {name: float(bad[name]) if name in bad else value
-                  for name, value in data.items() if name not in RECORD_KEYS}
+        values = {value_name(key): float(bad[key]) if key in bad else value
+                  for key, value in data.items() if key not in RECORD_KEYS}
         return cls(step=data["step"], epoch=data.get("epoch"), time_s=data["time_s"], mode=data["mode"],
                    traced=data.get("traced", False), source=data.get("source", ""), values=values,
                    phase=data.get("phase", 1), batch_size=data.get("batch_size"),
@@ -99,6 +101,40 @@ class StepRecord:
 RECORD_KEYS = frozenset({"step", "phase", "epoch", "time_s", "mode", "traced", "source", "batch_size", "replicas",
                          "retraced", "batches_per_call", "validation_s", "non_finite", "finite",
                          "skipped"})
+VALUE_PREFIX = "value."
+
+
+def value_key(name: str) -> str:
+    """The key a value is written under, in the JSON line, the CSV header and the table: its own name, or
+    `value.<name>` where the name is one of eagerrun's keys (a step returning `{"step": ...}`) or itself
+    starts with `value.`, so no value ever overwrites a field and every key reads back as one name."""
+    return VALUE_PREFIX + name if name in RECORD_KEYS or name.startswith(VALUE_PREFIX) else name
+
+
+def value_name(key: str) -> str:
+    """The value's name a metrics key was written for (`value_key` undone)."""
+    return key.removeprefix(VALUE_PREFIX)
+
+
+def is_loss_name(name: str) -> bool:
+    """A loss, by Keras' names: `loss`, `val_loss`, `gen_loss`, `loss_reg`."""
+    bare = name.removeprefix("val_")
+    return bare == "loss" or bare.endswith("loss") or bare.startswith("loss_")
+
+
+# Keras' metrics whose direction is "up" (ModelCheckpoint's mode="auto" reads it), by the parts of their names
+HIGHER_IS_BETTER = ("acc", "auc", "precision", "recall", "f1", "fbeta", "iou", "top_k", "r2_score",
+                    "cosine_similarity", "true_positives", "true_negatives", "dice", "psnr", "ssim")
+
+
+def higher_is_better(name: str) -> bool:
+    """Whether the best of a value is its highest: accuracy, AUC, precision, recall and the like. Losses,
+    errors and every other name: the lowest."""
+    bare = name.removeprefix("val_").lower()
+    if is_loss_name(bare) or "error" in bare:
+        return False
+    return any(part in bare for part in HIGHER_IS_BETTER)
+
 
 
 class StepSink(Protocol):
@@ -142,7 +178,7 @@ class CsvSink:
     def write(self, record: StepRecord) -> None:
         row = record.as_json()
         row.pop("non_finite", None)  # CSV keeps NaN and inf as text: float("nan") reads them back
-        row.update({name: value for name, value in record.values.items() if value is not None})
+        row.update({value_key(name): value for name, value in record.values.items() if value is not None})
         new = [key for key in row if key not in self._columns]
         if new:
             self._widen(self._columns + new)
@@ -282,7 +318,8 @@ class Recorder:
 @dataclass(frozen=True)
 class PhaseStats:
     """One phase: a fit call, or a loop training its own variables. `values` maps each value's name to its
-    first and last recorded number; validation values (`val_*`) to their best (lowest) and last."""
+    first and last recorded number; validation values (`val_*`) to their best and last, the best being the
+    highest where `higher_is_better`, else the lowest."""
 
     phase: int
     source: str
@@ -349,7 +386,8 @@ def phase_stats(records: list[StepRecord]) -> PhaseStats:
         series = [r.values[name] for r in records if r.values.get(name) is not None]
         if name.startswith("val_"):
             finite = [v for v in series if math.isfinite(v)]
-            validation[name] = (min(finite) if finite else None, series[-1] if series else None)
+            best = max if higher_is_better(name) else min
+            validation[name] = (best(finite) if finite else None, series[-1] if series else None)
         else:
             values[name] = (series[0] if series else None, series[-1] if series else None)
     return PhaseStats(phase=records[0].phase, source=records[0].source, first_step=records[0].step,

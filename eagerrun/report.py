@@ -11,15 +11,20 @@ import contextlib
 import json
 import logging
 import math
+import re
+import textwrap
 import traceback
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.measure import Measurement
 from rich.table import Table
 from rich.text import Text
 
-from eagerrun.records import by_phase
+from eagerrun.records import by_phase, higher_is_better, is_loss_name, value_key, value_name
 
 if TYPE_CHECKING:
     from eagerrun.compare import Comparison
@@ -126,34 +131,63 @@ def _eager_or_graph(eager: bool) -> str:
     return "eager (op by op, proven by a probe)" if eager else "graph (traced, proven by a probe)"
 
 
-# -- steps ---------------------------------------------------------------------------------------------------
+# -- numbers -------------------------------------------------------------------------------------------------
 
-MAX_TABLE_ROWS = 25
-SPARK_TERMINAL = "▁▂▃▄▅▆▇█"
-SPARK_PLAIN = "_.-~=+*#"  # the same eight levels in characters any log viewer shows
-SPARK_WIDTH = 40
+MIN_DECIMALS = 4  # Keras' progress bar: `loss: 543.4232`
+MIN_SIGNIFICANT = 4
+MAX_SIGNIFICANT = 7  # about what a float32 holds: more digits would show its rounding
 
-
-def rows_to_show(count: int, log_every: int | None) -> list[int]:
-    """Indices of the records the table shows: every Nth step (N chosen to keep about 25 rows when not
-    given), always the first and the last."""
-    if count == 0:
-        return []
-    every = log_every or max(1, -(-count // MAX_TABLE_ROWS))
-    shown = {0, count - 1, *range(every - 1, count, every)}
-    return sorted(shown)
+NumberFormat = Callable[[float | None], str]
 
 
-def number_format(values: list[float | None], *, digits: int = 4) -> Callable[[float | None], str]:
-    """One precision for a whole column: enough decimals for its smallest number to keep `digits`
-    significant digits (at most eight), or scientific notation for very large or tiny numbers."""
-    finite = [abs(v) for v in values if v is not None and math.isfinite(v)]
-    nonzero = [v for v in finite if v > 0]
-    if nonzero and (max(nonzero) >= 1e7 or min(nonzero) < 1e-5):
-        return lambda v: _special(v) or f"{v:.{digits - 1}e}"
-    smallest = min(nonzero) if nonzero else 1.0
-    decimals = min(8, max(0, digits - 1 - math.floor(math.log10(smallest))))
-    return lambda v: _special(v) or f"{v:,.{decimals}f}"
+def column_format(values: Iterable[float | None]) -> NumberFormat:
+    """The one format of one quantity (a loss, a metric) wherever it is shown: the step table, the summary
+    and `compare`. `values` are its numbers in step order.
+
+    At least 4 decimals (Keras' own) and 4 significant digits, and more where two steps in a row would
+    otherwise look alike, up to 7 significant digits. Numbers fixed decimals cannot show so (10 million and
+    more, under 0.0001, or too many decades apart for 7 digits) are in scientific notation, 4 to 7
+    significant digits by the same rule. No thousands separators: a number reads the same in every place
+    and in the metrics file."""
+    series = [v for v in values if v is not None and math.isfinite(v)]
+    sizes = [abs(v) for v in series if v != 0]
+    if not sizes:
+        return _fixed(MIN_DECIMALS)
+    top, bottom = _exponent(max(sizes)), _exponent(min(sizes))
+    most = MAX_SIGNIFICANT - 1 - top  # decimals that give the largest number 7 significant digits
+    needed = MIN_SIGNIFICANT - 1 - bottom  # decimals that give the smallest 4
+    steps = [(a, b) for a, b in zip(series, series[1:]) if a != b]
+    if top >= 7 or bottom < -4 or needed > most:
+        apart = max((_exponent(max(abs(a), abs(b))) - _exponent(abs(a - b)) for a, b in steps), default=0)
+        return _scientific(min(MAX_SIGNIFICANT - 1, max(MIN_SIGNIFICANT - 1, apart)))
+    least = max(needed, min(MIN_DECIMALS, most), 0)
+    # numbers a step apart that differ by 10^-d or more differ at d decimals
+    apart = max((-_exponent(abs(a - b)) for a, b in steps), default=0)
+    return _fixed(min(most, max(least, apart)))
+
+
+def ms_format(times_s: Iterable[float | None]) -> NumberFormat:
+    """Step times, given in seconds, as milliseconds in one form wherever they are shown (the table's
+    `time (ms)`, the summary, `compare`): decimals for the shortest to keep 3 significant digits, 0 to 3."""
+    shortest = min((t * 1000 for t in times_s if t is not None and t > 0), default=1.0)
+    decimals = min(3, max(0, 2 - _exponent(shortest)))
+
+    def as_ms(seconds: float | None) -> str:
+        return _special(seconds) or f"{seconds * 1000:.{decimals}f}"  # type: ignore[operator]
+
+    return as_ms
+
+
+def _exponent(value: float) -> int:
+    return math.floor(math.log10(value))
+
+
+def _fixed(decimals: int) -> NumberFormat:
+    return lambda value: _special(value) or f"{value:.{decimals}f}"
+
+
+def _scientific(decimals: int) -> NumberFormat:
+    return lambda value: _special(value) or f"{value:.{decimals}e}"
 
 
 def _special(value: float | None) -> str | None:
@@ -163,82 +197,254 @@ def _special(value: float | None) -> str | None:
     return None if math.isfinite(value) else str(value)
 
 
-def is_loss_name(name: str) -> bool:
-    bare = name.removeprefix("val_")
-    return bare == "loss" or bare.endswith("loss") or bare.startswith("loss_")
+def value_formats(records: Iterable[StepRecord]) -> dict[str, NumberFormat]:
+    """Each value's one format, from its numbers over all of `records` (every run's, for `compare`)."""
+    series: dict[str, list[float | None]] = {}
+    for record in records:
+        for name, value in record.values.items():
+            series.setdefault(name, []).append(value)
+    return {name: column_format(values) for name, values in series.items()}
+
+
+# -- prose ---------------------------------------------------------------------------------------------------
+
+NO_BREAK = "\u00a0"  # textwrap breaks only at ASCII whitespace: a number and its unit stay on one line
+_NUMBER_UNIT = re.compile(r"(?<=\d) (?=(?:ms|s|µs|×|%|columns|steps?|examples/s)\b)")
+
+
+def prose(text: str, *, width: int | None) -> list[str]:
+    """`text` in lines of at most `width` (the console's, on a terminal; None: one line each, for a log
+    file), broken between words, never between a number and its unit, no line ending in a space."""
+    if width is None:
+        return text.splitlines()
+    lines = []
+    for paragraph in _NUMBER_UNIT.sub(NO_BREAK, text).splitlines():
+        indent = paragraph[:len(paragraph) - len(paragraph.lstrip())]
+        lines += textwrap.wrap(paragraph.lstrip(), width=width, initial_indent=indent, subsequent_indent=indent,
+                               break_long_words=False, break_on_hyphens=False) or [""]
+    return [line.replace(NO_BREAK, " ") for line in lines]
+
+
+def print_prose(text: str, *, console: Console, style: str | None = None) -> None:
+    for line in prose(text, width=console.width if console.is_terminal else None):
+        console.print(Text(line, style=style or ""), soft_wrap=True)
 
 
 def print_wide(renderable: Any, console: Console = stderr) -> None:
-    """On a terminal Rich fits the width; elsewhere (a CI log, `2>file`) the table takes the width it
-    needs, so no number is ever cut."""
-    if console.is_terminal:
+    """On a terminal at the terminal's width (a step table has been fitted to it); elsewhere (a CI log,
+    `2>file`) at the width the renderable needs, so no number is ever cut."""
+    if console.is_terminal or measure(renderable, console) <= console.width:
         console.print(renderable)
-        return
-    from rich.measure import Measurement
-
-    needed = Measurement.get(console, console.options.update(width=10_000), renderable).maximum
-    if needed <= console.width:
-        console.print(renderable)
-        return
-    # Console.print clamps its width to the console's: a console as wide as the table prints it whole
-    wide = Console(file=console.file, width=needed, highlight=False, no_color=console.no_color)
-    wide.print(renderable)
+    else:
+        console.print(_AtWidth(renderable, measure(renderable, console)), crop=False)
 
 
-def step_table(records: list[StepRecord], *, log_every: int | None = None) -> None:
-    """The per-step table: step, epoch, every value, time, examples/s, and a note where there is one.
-    Phases are sections of one table; each shows its own first and last step."""
+class _AtWidth:
+    """A renderable rendered at a width of its own: Console.print clamps any width it is given to the
+    console's."""
+
+    def __init__(self, renderable: Any, width: int) -> None:
+        self.renderable, self.width = renderable, width
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield from console.render(self.renderable, options.update(width=self.width))
+
+
+def print_pairs(pairs: dict[str, str], *, console: Console, indent: str = "") -> None:
+    """Keys (dim) and their values in two columns, one pair a line, never cut or wrapped by eagerrun, no
+    line ending in spaces (a Rich grid pads its last column)."""
+    width = max((len(key) for key in pairs), default=0)
+    for key, value in pairs.items():
+        console.print(Text.assemble(indent, (key.ljust(width), "dim"), "  ", value), soft_wrap=True)
+
+
+def measure(renderable: Any, console: Console) -> int:
+    """The width `renderable` takes when nothing limits it."""
+    return Measurement.get(console, console.options.update(width=100_000), renderable).maximum
+
+
+# -- tables that fit -----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Column:
+    """One column of a table: its header, its cells (one per row) and its group, which decides when it is
+    left out of a table too wide for the terminal (see LEAVE_OUT)."""
+
+    header: str
+    cells: list[str]
+    group: str
+    justify: Literal["left", "right"] = "right"
+
+
+# The order columns leave a table wider than the terminal, each group from its right: validation values
+# (to their own table), examples/s, the global batch, the metrics, the note, every loss but the first.
+# step, epoch, the first loss and the step time always stay. README "The step table" says the same.
+LEAVE_OUT = ("validation", "rate", "batch", "metric", "note", "loss")
+
+
+@dataclass
+class Rows:
+    """The rows of one table: each row's style, and the rows a new section (phase) starts at."""
+
+    styles: list[str | None]
+    sections: set[int] = field(default_factory=set)
+
+
+def build_table(columns: list[Column], rows: Rows) -> Table:
+    table = Table()
+    for column in columns:
+        table.add_column(column.header, justify=column.justify, no_wrap=True)
+    for index, style in enumerate(rows.styles):
+        if index in rows.sections:
+            table.add_section()
+        table.add_row(*(column.cells[index] for column in columns), style=style)
+    return table
+
+
+def fit_columns(columns: list[Column], rows: Rows, *, width: int | None, console: Console,
+                order: tuple[str, ...] = LEAVE_OUT) -> tuple[list[Column], list[Column]]:
+    """The columns that fit `width` (all of them where `width` is None) and those left out (in table order),
+    leaving by `order`: each group from its right, the first loss kept, validation values together."""
+    kept, left = list(columns), []
+    for group in order:
+        if width is None or measure(build_table(kept, rows), console) <= width:
+            break
+        members = [c for c in kept if c.group == group]
+        if group == "validation":
+            kept = [c for c in kept if c.group != group]
+            left.extend(members)
+            continue
+        for column in reversed(members[1:] if group == "loss" else members):
+            if measure(build_table(kept, rows), console) <= width:
+                break
+            kept.remove(column)
+            left.append(column)
+    return kept, sorted(left, key=columns.index)
+
+
+def ordinal(number: int) -> str:
+    suffix = "th" if 10 <= number % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(number % 10, "th")
+    return f"{number}{suffix}"
+
+
+# -- steps ---------------------------------------------------------------------------------------------------
+
+MAX_TABLE_ROWS = 25
+SPARK_TERMINAL = "▁▂▃▄▅▆▇█"
+SPARK_PLAIN = "_.-~=+*#"  # the same eight levels in characters any log viewer shows
+SPARK_WIDTH = 40
+SPARK_MIN_WIDTH = 8
+LOG_SCALE_SPAN = 100  # a curve whose values span two decades or more is drawn on a log scale
+
+
+def rows_to_show(count: int, log_every: int | None) -> list[int]:
+    """Indices of the records the table shows: every Nth step (N chosen to keep about 25 rows when not
+    given), always the first and the last."""
+    if count == 0:
+        return []
+    every = stride(count, log_every)
+    shown = {0, count - 1, *range(every - 1, count, every)}
+    return sorted(shown)
+
+
+def stride(count: int, log_every: int | None) -> int:
+    return log_every or max(1, -(-count // MAX_TABLE_ROWS))
+
+
+def step_table(records: list[StepRecord], *, log_every: int | None = None, metrics_out: Path | None = None,
+               console: Console = stderr) -> None:
+    """The per-step table: step, epoch, every value, time, examples/s, and a note where there is one;
+    phases are sections of one table, each showing its own first and last step. On a terminal it fits the
+    width by leaving columns out (LEAVE_OUT) and says which and where they are; elsewhere it takes the width
+    it needs. `metrics_out`: the --metrics-out file, named where the table says what it does not show."""
     if not records:
         return
+    width = console.width if console.is_terminal else None
+    where = f"all in {metrics_out}" if metrics_out is not None else "all in the --metrics-out file"
     phases = by_phase(records)
     shown = [(group, index) for group in phases for index in rows_to_show(len(group), log_every)]
-    show_epoch = any(r.epoch is not None for r in records)
-    show_rate = any(r.batch_size is not None for r in records)
     replicas = max(r.replicas for r in records)
-    names = list(dict.fromkeys(name for r in records for name in r.values))
-    formats = {name: number_format([group[i].values.get(name) for group, i in shown]) for name in names}
-    time_format = number_format([group[i].time_s * 1000 for group, i in shown], digits=3)
     title = f"{len(records)} steps, {records[0].mode} mode" + (f", {replicas} replicas" if replicas > 1 else "") \
         + (f", {len(phases)} phases" if len(phases) > 1 else "")
-    notes = [note for note in (step_note(r) for r in records) if note]
-    table = Table(title=title, title_justify="left", caption=table_caption(records) if notes else None,
-                  caption_justify="left")
-    if len(phases) > 1:
-        table.add_column("phase", justify="right")
-    table.add_column("step", justify="right")
-    if show_epoch:
-        table.add_column("epoch", justify="right")
-    for name in names:
-        table.add_column(name, justify="right", overflow="fold")
-    table.add_column("time (ms)", justify="right", overflow="fold")
-    if replicas > 1:
-        table.add_column("global batch", justify="right")
-    if show_rate:
-        table.add_column("examples/s", justify="right", overflow="fold")
-    table.add_column("note")
-    previous = None
-    for group, index in shown:
-        record = group[index]
-        if previous is not None and previous is not group:
-            table.add_section()
-        previous = group
-        row = [str(record.phase)] if len(phases) > 1 else []
-        row.append(str(record.step))
-        if show_epoch:
-            row.append("" if record.epoch is None else str(record.epoch))
-        row.extend(formats[name](record.values.get(name)) for name in names)
-        row.append(time_format(record.time_s * 1000))
-        if replicas > 1:
-            row.append("" if record.batch_size is None else str(record.batch_size))
-        if show_rate:
-            rate = record.examples_per_s
-            row.append("" if rate is None else f"{rate:,.0f}")
-        row.append(step_note(record))
-        table.add_row(*row, style="yellow" if record.traced else ("red" if record.non_finite else None))
-    print_wide(table)
+    columns, rows = step_columns([group[index] for group, index in shown], records, phases=len(phases))
+    kept, left = fit_columns(columns, rows, width=width, console=console)
+    print_prose(title, console=console, style="bold")
+    print_wide(build_table(kept, rows), console)
+    lines = legend(records)
+    strides = sorted({stride(len(group), log_every) for group in phases if len(group) > 2} - {1})
+    if strides:
+        every = "/".join(ordinal(n) for n in strides)
+        lines.append(f"every {every} step shown{' (by phase)' if len(strides) > 1 else ''}, and each phase's "
+                     f"first and last; {where}")
+    moved = [c for c in left if c.group == "validation"]
+    dropped = [c.header for c in left if c.group != "validation"]
+    if moved:
+        dropped.insert(0, "val_* (the validation table below)")
+    if left:
+        lines.append(f"left out at {width} columns: {', '.join(dropped)}; {where}")
+    for line in lines:
+        print_prose(line, console=console, style="dim")
+    if moved:
+        validation_table(records, moved, width=width, where=where, console=console)
 
 
-def table_caption(records: list[StepRecord]) -> str:
+def step_columns(shown: list[StepRecord], records: list[StepRecord], *,
+                 phases: int) -> tuple[list[Column], Rows]:
+    """Every column the table can have, for the `shown` records, in the table's order; formats from all
+    `records`."""
+    formats = value_formats(records)
+    times = ms_format(r.time_s for r in records)
+    names = list(formats)
+    columns = []
+    if phases > 1:
+        columns.append(Column("phase", [str(r.phase) for r in shown], "key"))
+    columns.append(Column("step", [str(r.step) for r in shown], "key"))
+    if any(r.epoch is not None for r in records):
+        columns.append(Column("epoch", ["" if r.epoch is None else str(r.epoch) for r in shown], "key"))
+    for name in sorted(names, key=lambda n: n.startswith("val_")):
+        group = "validation" if name.startswith("val_") else "loss" if is_loss_name(name) else "metric"
+        columns.append(Column(value_key(name), [formats[name](r.values.get(name)) for r in shown], group))
+    columns.append(Column("time (ms)", [times(r.time_s) for r in shown], "time"))
+    if max(r.replicas for r in records) > 1:
+        columns.append(Column("global batch", ["" if r.batch_size is None else str(r.batch_size) for r in shown],
+                              "batch"))
+    if any(r.batch_size is not None for r in records):
+        columns.append(Column("examples/s", [format_rate(r.examples_per_s) for r in shown], "rate"))
+    columns.append(Column("note", [step_note(r) for r in shown], "note", justify="left"))
+    styles = ["yellow" if r.traced else ("red" if r.non_finite else None) for r in shown]
+    sections = {i for i, (before, r) in enumerate(zip([None, *shown], shown)) if before is not None and before.phase != r.phase}
+    return columns, Rows(styles, sections)
+
+
+def validation_table(records: list[StepRecord], columns: list[Column], *, width: int | None, where: str,
+                     console: Console) -> None:
+    """The val_* columns a terminal had no room for beside the training values, in a table of their own
+    with a row for each step validation ran after."""
+    names = [value_name(c.header) for c in columns]
+    validated = [r for r in records if any(r.values.get(name) is not None for name in names)]
+    if not validated:
+        return
+    shown = [validated[i] for i in rows_to_show(len(validated), None)]
+    formats = value_formats(records)
+    keys = [Column("step", [str(r.step) for r in shown], "key")]
+    if any(r.epoch is not None for r in shown):
+        keys.append(Column("epoch", ["" if r.epoch is None else str(r.epoch) for r in shown], "key"))
+    values = [Column(value_key(name), [formats[name](r.values.get(name)) for r in shown], "loss")
+              for name in names]  # as losses: the first stays, the others leave from the right
+    rows = Rows([None] * len(shown))
+    kept, left = fit_columns(keys + values, rows, width=width, console=console, order=("loss",))
+    print_prose(f"val_* values, {len(validated)} validations", console=console, style="bold")
+    print_wide(build_table(kept, rows), console)
+    if len(shown) < len(validated):
+        print_prose(f"{len(shown)} of {len(validated)} validations shown; {where}", console=console, style="dim")
+    if left:
+        print_prose(f"left out at {width} columns: {', '.join(c.header for c in left)}; {where}",
+                    console=console, style="dim")
+
+
+def legend(records: list[StepRecord]) -> list[str]:
+    """What the table's notes mean, for the notes it has."""
     lines = []
     if any(r.traced for r in records):
         lines.append("traced: the step's time includes tracing a tf.function into a graph" + (
@@ -249,7 +455,7 @@ def table_caption(records: list[StepRecord]) -> str:
                      "that call's values and each has a K-th of its time")
     if any(r.validation_s is not None for r in records):
         lines.append("validation: validation ran after this step, timed apart from it")
-    return "\n".join(lines)
+    return lines
 
 
 def step_note(record: StepRecord) -> str:
@@ -257,7 +463,7 @@ def step_note(record: StepRecord) -> str:
     if record.traced:
         notes.append("retraced" if record.retraced else "traced")
     if record.non_finite:
-        notes.append("non-finite " + ", ".join(record.non_finite))
+        notes.append("non-finite " + ", ".join(value_key(name) for name in record.non_finite))
     if record.batches_per_call > 1:
         notes.append(f"{record.batches_per_call} batches in one call")
     if record.validation_s is not None:
@@ -267,23 +473,26 @@ def step_note(record: StepRecord) -> str:
     return "; ".join(notes)
 
 
-def format_loss(loss: float | None) -> str:
-    return _special(loss) or f"{loss:.6g}"
+def format_rate(examples_per_s: float | None) -> str:
+    return "" if examples_per_s is None else f"{examples_per_s:.0f}"
 
 
-def format_ms(seconds: float | None) -> str:
-    return "—" if seconds is None else f"{seconds * 1000:.2f} ms"
+def spans_decades(values: Iterable[float | None]) -> bool:
+    """Whether a curve of `values` needs a log scale: all positive, the largest 100 times the smallest or more."""
+    known = [v for v in values if v is not None and math.isfinite(v)]
+    return bool(known) and min(known) > 0 and max(known) >= LOG_SCALE_SPAN * min(known)
 
 
-def sparkline(values: list[float | None], *, plain: bool) -> str:
-    """A curve of `values` in one line of block characters (plain characters off a terminal); a stretch
-    with no value is a space."""
+def sparkline(values: list[float | None], *, plain: bool, width: int = SPARK_WIDTH, log: bool = False) -> str:
+    """A curve of `values` in one line of block characters (plain characters off a terminal), on a log
+    scale where `log`; a stretch with no value is a space."""
     levels = SPARK_PLAIN if plain else SPARK_TERMINAL
-    width = min(SPARK_WIDTH, len(values))
+    width = min(width, len(values))
     buckets: list[float | None] = []
     for index in range(width):
-        chunk = [v for v in values[index * len(values) // width:(index + 1) * len(values) // width]
-                 if v is not None and math.isfinite(v)]
+        chunk = [math.log10(v) if log else v
+                 for v in values[index * len(values) // width:(index + 1) * len(values) // width]
+                 if v is not None and math.isfinite(v) and (v > 0 or not log)]
         buckets.append(sum(chunk) / len(chunk) if chunk else None)
     known = [b for b in buckets if b is not None]
     if not known:
@@ -295,47 +504,56 @@ def sparkline(values: list[float | None], *, plain: bool) -> str:
 
 
 def steps_summary(stats: RunStats, *, mode: str, wall_s: float, extra: dict[str, str] | None = None,
-                  records: list[StepRecord] | None = None) -> None:
+                  records: list[StepRecord] | None = None, console: Console = stderr) -> None:
     """Under the table: the numbers a person compares between runs, then each phase's values with a curve
-    of each loss."""
+    of each loss. Each number in the form the table gave it; nothing is cut at any width (a line longer
+    than the terminal wraps, the curve first narrows or goes)."""
+    records = records or []
+    times = ms_format([r.time_s for r in records] or [stats.median_steady_s])
     parts = {
         "mode": mode,
         "steps": str(stats.steps) + (f" in {len(stats.phases)} phases" if len(stats.phases) > 1 else ""),
-        "first step": format_ms(stats.first_step_s),
-        "median step": format_ms(stats.median_steady_s),
-        "p90 step": format_ms(stats.p90_steady_s),
-        "throughput": "—" if stats.examples_per_s is None else f"{stats.examples_per_s:,.0f} examples/s",
+        "first step": f"{times(stats.first_step_s)} ms",
+        "median step": f"{times(stats.median_steady_s)} ms",
+        "p90 step": f"{times(stats.p90_steady_s)} ms",
+        "throughput": "—" if stats.examples_per_s is None else f"{format_rate(stats.examples_per_s)} examples/s",
         "traced steps": str(stats.traces),
         "wall": f"{wall_s:.2f} s",
         **(extra or {}),
     }
     if stats.non_finite:
         parts["non-finite steps"] = str(stats.non_finite)
-    table = Table.grid(padding=(0, 2))
-    table.add_column(style="dim")
-    table.add_column()
-    for key, value in parts.items():
-        table.add_row(key, value)
-    print_wide(table)
-    plain = not stderr.is_terminal
-    grouped = {group[0].phase: group for group in by_phase(records or [])}
+    print_pairs(parts, console=console)
+    plain = not console.is_terminal
+    formats = value_formats(records)
+    grouped = {group[0].phase: group for group in by_phase(records)}
     for phase in stats.phases:
         if len(stats.phases) > 1:
-            stderr.print(Text.assemble((f"phase {phase.phase}", "bold"),
-                                       (f"  {phase.source}, steps {phase.first_step}–{phase.last_step}, median "
-                                        f"step {format_ms(phase.median_steady_s)}", "dim")), soft_wrap=True)
-        values = Table.grid(padding=(0, 2))
-        for _ in range(3):
-            values.add_column(no_wrap=True)
+            console.print(Text.assemble((f"phase {phase.phase}", "bold"),
+                                        (f"  {phase.source}, steps {phase.first_step}–{phase.last_step}, median "
+                                         f"step {times(phase.median_steady_s)} ms", "dim")), soft_wrap=True)
         group = grouped.get(phase.phase, [])
+        lines = []
         for name, (first, last) in phase.values.items():
-            curve = sparkline([r.values.get(name) for r in group], plain=plain) if is_loss_name(name) else ""
-            values.add_row(f"  {name}", f"{format_loss(first)} → {format_loss(last)}", curve)
+            shown = formats.get(name) or column_format([first, last])
+            series = [r.values.get(name) for r in group] if is_loss_name(name) else []
+            lines.append((value_key(name), f"{shown(first)} → {shown(last)}", series))
         for name, (best, last) in phase.validation.items():
-            values.add_row(f"  {name}", f"best {format_loss(best)}, last {format_loss(last)}", "")
-        if values.row_count:
-            print_wide(values)
-    stderr.print(Text("median and p90 leave out each phase's first step and every step that traced", style="dim"))
+            shown = formats.get(name) or column_format([best, last])
+            way = "highest" if higher_is_better(name) else "lowest"
+            lines.append((value_key(name), f"best {shown(best)} ({way}), last {shown(last)}", []))
+        name_width = max((len(name) for name, _, _ in lines), default=0)
+        span_width = max((len(span) for _, span, series in lines if series), default=0)
+        for name, span, series in lines:
+            line = f"  {name.ljust(name_width)}  {span.ljust(span_width)}  "
+            log = spans_decades(series)
+            label = " (log scale)" if log else ""
+            room = (console.width - len(line) - len(label)) if console.is_terminal else SPARK_WIDTH
+            curve = sparkline(series, plain=plain, width=min(SPARK_WIDTH, room), log=log) \
+                if series and room >= SPARK_MIN_WIDTH else ""
+            console.print(Text((line + curve + label if curve else line).rstrip()), soft_wrap=True)
+    print_prose("median and p90 leave out each phase's first step and every step that traced", console=console,
+                style="dim")
 
 
 CHANGE_LABELS = {"shape": "shape ", "dtype": "dtype ", "python": "Python value "}
@@ -374,12 +592,7 @@ def numerics(found: NumericsReport, *, verbose: bool) -> None:
         "output": f"{found.output}: {found.dtype} {found.shape}" + (f", {counts}" if counts else ""),
         "cause": found.cause(),
     }
-    grid = Table.grid(padding=(0, 2))
-    grid.add_column(style="dim")
-    grid.add_column()
-    for key, value in rows.items():
-        grid.add_row(f"  {key}", value)
-    print_wide(grid)
+    print_pairs(rows, console=stderr, indent="  ")
     if not verbose:
         stderr.print(Text("  TensorFlow's full report: run again with -v", style="dim"))
 
@@ -409,7 +622,7 @@ def live_progress(recorder: Recorder, *, total: int | None, enabled: bool) -> It
     def advance(record: StepRecord) -> None:
         # the run's step number, not a count of this process's steps: a resumed run's bar starts where it was
         progress.update(task, completed=record.step,
-                        info=f"loss {format_loss(record.loss)}  {record.time_s * 1000:.1f} ms")
+                        info=f"loss {column_format([record.loss])(record.loss)}  {record.time_s * 1000:.1f} ms")
 
     recorder.listeners.append(advance)
     try:
@@ -440,77 +653,98 @@ CAUSES = {
 }
 
 
-def comparison(result: Comparison, *, log_every: int | None, as_json: bool) -> None:
-    """eager and graph side by side, the verdict with its usual cause, and the speedup."""
+def comparison(result: Comparison, *, log_every: int | None, as_json: bool, console: Console = stdout) -> None:
+    """eager and graph side by side, the verdict with its usual cause, and the speedup. Each value in one
+    format over every run (`column_format`), each time in one (`ms_format`)."""
     if as_json:
-        stdout.file.write(json.dumps(result.as_json()) + "\n")
+        console.file.write(json.dumps(result.as_json()) + "\n")
         return
     names = list(result.runs)
-    values = list(dict.fromkeys(v for records in result.runs.values() for r in records for v in r.values))
+    every = [r for records in result.runs.values() for r in records]
+    formats = value_formats(every)
+    times = ms_format(r.time_s for r in every)
     if result.steps_compared:
-        print_wide(comparison_table(result, names, values, log_every=log_every), stdout)
+        comparison_table(result, names, list(formats), formats=formats, times=times, log_every=log_every,
+                         console=console)
     for name, why in result.failures.items():
-        stdout.print(Text(f"✗ the {name} run failed: {why}", style="bold red"), soft_wrap=True)
+        console.print(Text(f"✗ the {name} run failed: {why}", style="bold red"), soft_wrap=True)
         for other, records in result.runs.items():
             if other not in result.failures:
                 last = records[-1].values if records else {}
-                stdout.print(f"  the {other} run ran to its end: {len(records)} steps"
-                             + "".join(f", {n} {format_loss(v)}" for n, v in last.items()), soft_wrap=True)
+                console.print(Text(f"  the {other} run ran to its end: {len(records)} steps"
+                                   + "".join(f", {value_key(n)} {formats[n](v)}" for n, v in last.items())),
+                              soft_wrap=True)
     counts = result.step_counts
     if len(set(counts.values())) > 1:
-        stdout.print(Text("✗ the runs recorded different numbers of steps: "
-                          + ", ".join(f"{name} {count}" for name, count in counts.items()), style="bold red"))
+        console.print(Text("✗ the runs recorded different numbers of steps: "
+                           + ", ".join(f"{name} {count}" for name, count in counts.items()), style="bold red"),
+                      soft_wrap=True)
     if result.match:
-        stdout.print(Text(f"✓ every value agrees over {result.steps_compared} steps "
-                          f"(max difference {result.max_abs_diff:.3g})", style="green"))
+        console.print(Text(f"✓ every value agrees over {result.steps_compared} steps "
+                           f"(max difference {result.max_abs_diff:.3g})", style="green"), soft_wrap=True)
     elif result.steps_compared == 0 and not result.failures:
-        stdout.print(Text("✗ no steps were recorded: nothing to compare", style="bold red"))
+        console.print(Text("✗ no steps were recorded: nothing to compare", style="bold red"))
     elif result.first_divergent_step is not None:
-        stdout.print(Text(f"✗ {result.divergent_value} first diverges at step {result.first_divergent_step}",
-                          style="bold red"))
+        divergent = value_key(result.divergent_value) if result.divergent_value else "a value"
+        console.print(Text(f"✗ {divergent} first diverges at step {result.first_divergent_step}",
+                           style="bold red"), soft_wrap=True)
         if result.likely_cause in ("python_side_effect", "unseeded_randomness"):
-            stdout.print(CAUSES[result.likely_cause])
+            print_prose(CAUSES[result.likely_cause], console=console)
             for suspect in result.cause_suspects:
-                stdout.print(Text.assemble("  suspect: ", (f"{suspect.file}:{suspect.line}", "bold"),
-                                           f"  {suspect.code}  ", (f"({suspect.why})", "dim")), soft_wrap=True)
+                console.print(Text.assemble("  suspect: ", (f"{suspect.file}:{suspect.line}", "bold"),
+                                            f"  {suspect.code}  ", (f"({suspect.why})", "dim")), soft_wrap=True)
     if result.likely_cause == "step_count_mismatch":
-        stdout.print(CAUSES["step_count_mismatch"])
+        print_prose(CAUSES["step_count_mismatch"], console=console)
     if result.same_code:
-        stdout.print("no tf.function ran: both modes ran the same code, so there is no speedup to measure")
+        print_prose("no tf.function ran: both modes ran the same code, so there is no speedup to measure",
+                    console=console)
         return
     for name in names[1:]:
         eager, other = result.median_step_s("eager"), result.median_step_s(name)
         if eager and other and not result.failures:
             ratio = eager / other
             how = f"{ratio:.1f}× faster" if ratio >= 1 else f"{1 / ratio:.1f}× slower"
-            stdout.print(f"{name} is {how} than eager per steady step "
-                         f"(median {eager * 1000:.2f} ms vs {other * 1000:.2f} ms)")
+            print_prose(f"{name} is {how} than eager per steady step (median {times(eager)} ms vs "
+                        f"{times(other)} ms)", console=console)
 
 
-def comparison_table(result: Comparison, names: list[str], values: list[str], *, log_every: int | None) -> Table:
-    """One row per shown step: each run's value of each value name, the largest difference, each run's time."""
-    table = Table(title="eager vs graph, one seed, fresh processes", title_justify="left")
-    table.add_column("step", justify="right")
-    for value in values:
-        for name in names:
-            table.add_column(f"{name} {value}", justify="right", overflow="fold")
-    table.add_column("difference", justify="right")
-    for name in names:
-        table.add_column(f"{name} ms", justify="right")
+# The order a comparison's columns leave a table wider than the terminal: each run's time, then the values
+# from the right (each with every run's column), the first value staying.
+COMPARE_LEAVE_OUT = ("time", "metric")
+
+
+def comparison_table(result: Comparison, names: list[str], values: list[str], *, formats: dict[str, NumberFormat],
+                     times: NumberFormat, log_every: int | None, console: Console) -> None:
+    """One row per shown step: each run's value of each value name, the largest difference, each run's time;
+    on a terminal, fitted to its width (COMPARE_LEAVE_OUT), saying what it left out."""
     shown = set(rows_to_show(result.steps_compared, log_every))
     if result.first_divergent_step is not None and result.first_divergent_step <= result.steps_compared:
         shown.add(result.first_divergent_step - 1)
-    for index in sorted(shown):
-        rows = [result.runs[name][index] for name in names]
-        cells, diffs = [], []
-        for value in values:
-            numbers = [row.values.get(value) for row in rows]
-            cells.extend(format_loss(n) for n in numbers)
-            diffs.extend(abs(n - numbers[0]) for n in numbers[1:] if n is not None and numbers[0] is not None)
-        divergent = rows[0].step == result.first_divergent_step
-        table.add_row(str(rows[0].step), *cells, f"{max(diffs):.3g}" if diffs else "—",
-                      *(f"{row.time_s * 1000:.2f}" for row in rows), style="bold red" if divergent else None)
-    return table
+    steps = [[result.runs[name][index] for name in names] for index in sorted(shown)]
+    value_columns = [Column(f"{name} {value_key(value)}", [formats[value](row[i].values.get(value)) for row in steps],
+                            "key" if value == values[0] else "metric")
+                     for value in values for i, name in enumerate(names)]
+    differences = []
+    for row in steps:
+        diffs = [abs(n - numbers[0]) for value in values
+                 for numbers in [[r.values.get(value) for r in row]]
+                 for n in numbers[1:] if n is not None and numbers[0] is not None]
+        differences.append(f"{max(diffs):.3g}" if diffs else "—")
+    columns = [Column("step", [str(row[0].step) for row in steps], "key"), *value_columns,
+               Column("difference", differences, "key"),
+               *(Column(f"{name} ms", [times(row[i].time_s) for row in steps], "time") for i, name in enumerate(names))]
+    rows = Rows(["bold red" if row[0].step == result.first_divergent_step else None for row in steps])
+    width = console.width if console.is_terminal else None
+    kept, left = fit_columns(columns, rows, width=width, console=console, order=COMPARE_LEAVE_OUT)
+    # a value leaves with every run's column of it
+    left_values = {c.header.split(" ", 1)[1] for c in left if c.group == "metric"}
+    kept = [c for c in kept if not (c.group == "metric" and c.header.split(" ", 1)[1] in left_values)]
+    left = [c for c in columns if c not in kept]
+    print_prose("eager vs graph, one seed, fresh processes", console=console, style="bold")
+    print_wide(build_table(kept, rows), console)
+    if left:
+        print_prose(f"left out at {width} columns: {', '.join(c.header for c in left)}; compare --json and a wider "
+                    "terminal show them", console=console, style="dim")
 
 
 # -- env -----------------------------------------------------------------------------------------------------

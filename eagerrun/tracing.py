@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eagerrun.errors import EXIT_RETRACES, EagerrunError
+from eagerrun.loader import is_library_file
 
 Signature = dict[str, tuple[str, str]]  # argument path -> (kind, what it was): ("tensor", "(32, 8) float32")
 
@@ -76,14 +77,31 @@ class TooManyRetraces(EagerrunError):
 
 
 class TraceCounter:
-    """`count` grows by one for each trace; `functions` says, per function, how often and why."""
+    """`count` grows by one for each trace; `functions` says, per function of the user's, how often and why."""
 
     def __init__(self, *, enabled: bool = True, max_retraces: int | None = None) -> None:
         self.enabled = enabled
         self.max_retraces = max_retraces
         self.count = 0
-        self.functions: dict[Any, FunctionTraces] = {}
+        self._traced: dict[Any, FunctionTraces] = {}  # one per tf.function object, TensorFlow's and Keras' too
         self._retrace_at: list[bool] = []  # for each trace: whether it was a retrace
+
+    @property
+    def functions(self) -> dict[tuple[str, str | None, int | None], FunctionTraces]:
+        """The user's own tf.functions, each once (by name and place) however many objects TensorFlow made of
+        it (Keras makes one per `make_train_function`, a method one per instance), their traces added up.
+        TensorFlow's, Keras' and other installed code (`initialize_variables`, tf.data's functions, Keras'
+        `one_step_on_data`) is left out by the file its code is in."""
+        merged: dict[tuple[str, str | None, int | None], FunctionTraces] = {}
+        for entry in self._traced.values():
+            if entry.file is not None and is_library_file(entry.file):
+                continue
+            key = (entry.name, entry.file, entry.line)
+            into = merged.setdefault(key, FunctionTraces(name=entry.name, file=entry.file, line=entry.line))
+            into.traces += entry.traces
+            into.signatures.extend(s for s in entry.signatures if s not in into.signatures)
+            into.retraces.extend(entry.retraces)
+        return merged
 
     def traced(self, python_function: Any, name: str, function_type: Any = None) -> None:
         """One trace of `python_function` (TensorFlow's wrapper of the user's function) for `function_type`.
@@ -91,9 +109,9 @@ class TraceCounter:
         if not self.enabled:
             return
         key, file, line = function_identity(python_function)
-        entry = self.functions.get(key)
+        entry = self._traced.get(key)
         if entry is None:
-            entry = self.functions[key] = FunctionTraces(name=name, file=file, line=line)
+            entry = self._traced[key] = FunctionTraces(name=name, file=file, line=line)
         signature = describe_inputs(function_type)
         retrace = bool(entry.signatures) and signature not in entry.signatures
         if retrace:
@@ -111,7 +129,7 @@ class TraceCounter:
         return any(self._retrace_at[start:end])
 
     def retraced_functions(self) -> list[FunctionTraces]:
-        return [entry for entry in self.functions.values() if entry.retraces]
+        return [entry for entry in self._traced.values() if entry.retraces]
 
 
 def function_identity(python_function: Any) -> tuple[Any, str | None, int | None]:
