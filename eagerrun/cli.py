@@ -6,6 +6,7 @@ Importing this module must not import TensorFlow: `eagerrun --help` answers in a
 from __future__ import annotations
 
 import atexit
+import difflib
 import os
 import sys
 from collections.abc import Callable
@@ -16,6 +17,7 @@ import click
 
 from eagerrun import __version__, distribute, interrupts, precision
 from eagerrun.errors import EXIT_SIGINT, EagerrunError
+from eagerrun.paths import OutputPath, ScriptPath
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 # Everything after SCRIPT (or -m MODULE) belongs to the script, even `--help` and look-alikes of our options.
@@ -33,8 +35,18 @@ class EagerrunGroup(click.Group):
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
         if args and args[0] not in self.commands and args[0] not in ("-h", "--help", "-V", "--version"):
+            self.refuse_likely_typo(ctx, args[0])
             args = [self.default_command, *args]
         return super().parse_args(ctx, args)
+
+    def refuse_likely_typo(self, ctx: click.Context, word: str) -> None:
+        """`eagerrun chek`: a word that is neither a file nor a command, but close to a command, is a typo
+        of that command, not a script that went missing."""
+        if word.startswith("-") or "." in word or os.sep in word or os.path.lexists(word):
+            return
+        close = difflib.get_close_matches(word, list(self.commands), n=1)
+        if close:
+            raise click.UsageError(f"no command or file named {word!r}: did you mean `{close[0]}`?", ctx=ctx)
 
     def main(self, args: Any = None, prog_name: str | None = None, **extra: Any) -> Any:  # type: ignore[override]
         """Turn every error into one line and a documented exit code (README: Exit codes)."""
@@ -43,6 +55,9 @@ class EagerrunGroup(click.Group):
         extra.pop("standalone_mode", None)
         try:
             code = super().main(args, prog_name or "eagerrun", standalone_mode=False, **extra)
+        except click.exceptions.NoArgsIsHelpError as exc:  # bare `eagerrun`: the help, as Click shows it
+            exc.show()
+            sys.exit(exc.exit_code)
         except click.ClickException as exc:
             report.error(exc.format_message())
             sys.exit(exc.exit_code)
@@ -84,7 +99,7 @@ def resolve_mode_from_context(ctx: click.Context, *, eager: bool, graph: bool, m
     return resolve_mode(eager=eager, graph=graph, mode_option=mode_option, option_source=option_source)
 
 
-SCRIPT_PATH = click.Path(exists=True, dir_okay=False, path_type=Path)
+SCRIPT_PATH = ScriptPath()
 
 
 def target_param(ctx: click.Context) -> click.Parameter:
@@ -97,11 +112,22 @@ def cli() -> None:
     """Run a TensorFlow script eagerly (debuggable) or as graphs (fast), chosen by a flag.
 
     \b
-      eagerrun --eager train.py --lr 0.1     like `python train.py --lr 0.1`, every tf.function eager
-      eagerrun --graph -m mypkg.train a b    like `python -m mypkg.train a b`, tf.function as graphs
-      eagerrun check --eager                 prove which mode is in force
+    Examples:
+      eagerrun --eager train.py --lr 0.1
+          python train.py --lr 0.1, every tf.function run op by op
+      eagerrun --graph -m mypkg.train a b
+          python -m mypkg.train a b, tf.function bodies as graphs
+      eagerrun --train --epochs 3 --metrics-out m.jsonl spec.py
+          train spec.py's build() with eagerrun's own loop
+      eagerrun check --eager
+          prove which mode is in force
 
-    `run` is the default command: `eagerrun [RUN OPTIONS] SCRIPT [ARGS]...`.
+    `run` is the default command: eagerrun [RUN OPTIONS] SCRIPT [ARGS]... Its options (--train, --epochs,
+    --seed, --metrics-out, --run-report, --tensorboard, --checkpoint-dir, ...) come before SCRIPT; all of
+    them, with what each does:
+
+    \b
+      eagerrun run --help
     """
 
 
@@ -134,13 +160,13 @@ def run_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--validate-every", type=positive, metavar="N",
                      help="[--train] Also evaluate build()'s validation data every N steps (always at each epoch's "
                      "end): val_loss and val_<metric> on that step."),
-        click.option("--checkpoint-dir", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+        click.option("--checkpoint-dir", type=OutputPath(folder=True), metavar="DIR",
                      help="[--train] Save checkpoints under DIR and resume from the latest one there."),
         click.option("--checkpoint-every", type=positive, metavar="N",
                      help="[--train] Save a checkpoint every N steps (always at the end and on interrupt)."),
-        click.option("--metrics-out", type=click.Path(dir_okay=False, path_type=Path), metavar="PATH",
+        click.option("--metrics-out", type=OutputPath(folder=False), metavar="PATH",
                      help="Write every step as it finishes: JSON lines, or CSV when PATH ends in .csv."),
-        click.option("--tensorboard", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+        click.option("--tensorboard", type=OutputPath(folder=True), metavar="DIR",
                      help="Write loss and step time as tf.summary scalars under DIR."),
         click.option("--log-every", type=positive, metavar="N",
                      help="Show every Nth step in the table (chosen automatically otherwise)."),
@@ -153,7 +179,7 @@ def run_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      help="Do not hook Keras fit or plain custom loops; only eagerrun.log_step() records."),
         click.option("--script-decides", is_flag=True,
                      help="Let the script's own tf.config.run_functions_eagerly() calls win over the flag."),
-        click.option("--run-report", type=click.Path(dir_okay=False, path_type=Path), metavar="PATH",
+        click.option("--run-report", type=OutputPath(folder=False), metavar="PATH",
                      help="Write how the run went as one JSON object: exit code, error, steps, phases and "
                      "every tf.function with its trace count."),
         click.option("-q", "--quiet", is_flag=True,
@@ -169,47 +195,77 @@ def run_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
-def resolved(path: Path | None) -> Path | None:
-    """A user's path made absolute once, here: a script that changes directory cannot move it."""
-    return None if path is None else path.expanduser().absolute()
-
-
 TRAIN_ONLY = ("epochs", "steps", "xla", "on_nan", "steps_per_execution", "checkpoint_dir", "checkpoint_every",
               "strategy", "cpu_replicas", "validate_every", "precision")
+FILE_OUTPUTS = ("metrics_out", "run_report")
+
+
+def own_options_among(ctx: click.Context, args: tuple[str, ...]) -> tuple[str, ...]:
+    """The arguments after SCRIPT that are also this command's own long options (`--seed`, `--eager=1`):
+    they went to the script, which is right, and a likely reason when the script then fails."""
+    ours = {name for param in ctx.command.params if isinstance(param, click.Option)
+            for name in (*param.opts, *param.secondary_opts) if name.startswith("--")} - {"--help"}
+    return tuple(dict.fromkeys(arg.partition("=")[0] for arg in args if arg.partition("=")[0] in ours))
+
+
+def refuse_script_args_with_train(ctx: click.Context, args: tuple[str, ...]) -> None:
+    """--train imports SCRIPT and calls its build(): nothing reads arguments after it, so none may be lost."""
+    if not args:
+        return
+    given = " ".join(args)
+    if own_options_among(ctx, args):
+        raise click.UsageError(f"with --train, SCRIPT takes no arguments: put `{given}` before SCRIPT")
+    raise click.UsageError(f"with --train, SCRIPT takes no arguments (its build() reads none): drop `{given}`")
+
+
+def refuse_overwriting(script: Path | None, options: dict[str, Any]) -> None:
+    """Two outputs in one file, or an output over the script itself, would lose one of them."""
+    seen: dict[Path, str] = {} if script is None else {script.resolve(): "SCRIPT"}
+    for name in FILE_OUTPUTS:
+        if options[name] is None:
+            continue
+        path, flag = options[name].resolve(), "--" + name.replace("_", "-")
+        if path in seen:
+            raise click.UsageError(f"{seen[path]} and {flag} are one file, {options[name]}: it would be written over")
+        seen[path] = flag
 
 
 def build_run_config(ctx: click.Context, *, target: str, args: tuple[str, ...], **options: Any) -> Any:
     """The frozen RunConfig, from parsed options; options that only the trainer reads need --train."""
     from eagerrun.config import OutputOptions, RunConfig
     from eagerrun.distribute import StrategyOptions
-    from eagerrun.loader import Target
+    from eagerrun.loader import Target, check_module_exists
     from eagerrun.trainer import TrainOptions
 
     mode = resolve_mode_from_context(ctx, eager=options["eager"], graph=options["graph"],
                                      mode_option=options["mode_option"])
-    if not options["train"]:
+    if options["train"]:
+        refuse_script_args_with_train(ctx, args)
+    else:
         given = [name for name in TRAIN_ONLY
                  if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE]
         if given:
             flag = "--" + given[0].replace("_", "-")
             raise click.UsageError(f"{flag} drives eagerrun's own training loop: add --train")
     if options["as_module"]:
+        check_module_exists(target)
         what = Target(module=target, args=args)
     else:
         what = Target(script=SCRIPT_PATH.convert(target, target_param(ctx), ctx), args=args)
+    refuse_overwriting(what.script, options)
     train = TrainOptions(epochs=options["epochs"], steps=options["steps"], xla=options["xla"],
                          steps_per_execution=options["steps_per_execution"], on_nan=options["on_nan"],
-                         checkpoint_dir=resolved(options["checkpoint_dir"]),
+                         checkpoint_dir=options["checkpoint_dir"],
                          checkpoint_every=options["checkpoint_every"],
                          strategy=StrategyOptions(options["strategy"], options["cpu_replicas"]),
                          validate_every=options["validate_every"], precision=options["precision"])
-    output = OutputOptions(metrics_out=resolved(options["metrics_out"]), tensorboard=resolved(options["tensorboard"]),
+    output = OutputOptions(metrics_out=options["metrics_out"], tensorboard=options["tensorboard"],
                            log_every=options["log_every"], quiet=options["quiet"], verbose=options["verbose"],
-                           run_report=resolved(options["run_report"]), pdb=options["pdb"])
+                           run_report=options["run_report"], pdb=options["pdb"])
     return RunConfig(mode=mode, target=what, output=output, train=train if options["train"] else None,
                      seed=options["seed"], autolog=not options["no_autolog"], max_retraces=options["max_retraces"],
                      check_numerics=options["check_numerics"] or options["on_nan"] == "debug",
-                     script_decides=options["script_decides"])
+                     script_decides=options["script_decides"], options_after_script=own_options_among(ctx, args))
 
 
 @cli.command(context_settings=SCRIPT_CONTEXT)
@@ -256,11 +312,14 @@ def compare(ctx: click.Context, *, as_module: bool, train: bool, steps: int | No
     from eagerrun import report
     from eagerrun.compare import CompareOptions
     from eagerrun.compare import compare as run_comparison
-    from eagerrun.loader import Target
+    from eagerrun.loader import Target, check_module_exists
 
     if xla and not train:
         raise click.UsageError("--xla compiles eagerrun's own step: add --train")
+    if train:
+        refuse_script_args_with_train(ctx, args)
     if as_module:
+        check_module_exists(target)
         what = Target(module=target, args=args)
     else:
         what = Target(script=SCRIPT_PATH.convert(target, target_param(ctx), ctx), args=args)

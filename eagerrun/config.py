@@ -40,3 +40,4 @@ class RunConfig:
     script_decides: bool = False
     max_retraces: int | None = None  # stop (exit 4) when a tf.function retraces more often
     check_numerics: bool = False  # stop (exit 3) at the first op that makes an Inf or NaN, and name it
+    options_after_script: tuple[str, ...] = ()  # eagerrun's own options among the script's ARGS: named if it fails

@@ -9,14 +9,16 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 from eagerrun import distribute, hooks, interrupts, loader, modes, postmortem, precision, report, tf_stacks
 from eagerrun.autolog import StepCollector
 from eagerrun.checkpoints import has_checkpoint
 from eagerrun.config import OutputOptions, RunConfig
-from eagerrun.errors import EXIT_FAILURE, EXIT_NONFINITE_LOSS, EXIT_SIGINT, EagerrunError
+from eagerrun.errors import EXIT_FAILURE, EXIT_NONFINITE_LOSS, EXIT_SIGINT, EXIT_USAGE, EagerrunError
 from eagerrun.numerics import NumericsReport, is_numerics_error, numerics_report
 from eagerrun.records import Recorder, RunReport, StepSink, metrics_sink, summarize
 from eagerrun.tracing import TraceCounter
@@ -33,20 +35,13 @@ def run(config: RunConfig) -> int:
     report.install_log_handler(quiet=config.output.quiet)
     if config.train is not None:
         config.train.check_mode(eager=config.mode.eager)
-    sinks = open_sinks_before_anything_runs(config)
-    if config.target.module is not None:
-        loader.check_module_exists(config.target.module)
     if config.check_numerics and config.train is not None and config.train.xla:
         log.warning("--check-numerics does not work under XLA (a compiled cluster has no per-op checks): "
                     "running without --xla")
         config = replace(config, train=replace(config.train, xla=False))
     modes.apply_mode(config.mode, show_tf_log=config.output.verbose, check_numerics=config.check_numerics)
     strategy = distribute.create_strategy(strategy_options)  # before any op: it may configure the runtime
-    if config.output.tensorboard is not None:
-        from eagerrun.records import TensorBoardSink
-
-        sinks.append(TensorBoardSink(config.output.tensorboard))
-    recorder = Recorder(mode=config.mode.mode, sinks=sinks)
+    recorder = Recorder(mode=config.mode.mode)  # its sinks are opened by start_outputs, as the steps start
     traces = TraceCounter(enabled=not config.mode.eager, max_retraces=config.max_retraces)
     guard = modes.script_mode_guard(config.mode, script_decides=config.script_decides)
     started = time.perf_counter()
@@ -76,7 +71,7 @@ def run(config: RunConfig) -> int:
     finally:
         if steps is not None:
             steps.finish()
-        recorder.close()
+        unwritten = close_outputs(recorder)
         if config.check_numerics:
             modes.stop_check_numerics()
     wall_s = time.perf_counter() - started
@@ -88,9 +83,14 @@ def run(config: RunConfig) -> int:
                                    script=config.target.script)
         outcome = replace(outcome, exit_code=EXIT_NONFINITE_LOSS)
     if config.output.run_report is not None:
-        run_report(config, outcome, recorder, traces, wall_s).write(config.output.run_report)
+        try:
+            run_report(config, outcome, recorder, traces, wall_s).write(config.output.run_report)
+        except OSError as exc:
+            unwritten.append(f"--run-report {config.output.run_report}: not written ({exc.strerror or exc})")
+    if unwritten and outcome.exit_code == 0:
+        outcome = replace(outcome, exit_code=EXIT_FAILURE)  # an output asked for and lost is a failed run
     show_outcome(config, outcome, recorder, wall_s, strategy=strategy, steps=steps, traces=traces,
-                 numerics=numerics)
+                 numerics=numerics, unwritten=unwritten)
     if failure is not None:
         raise failure
     return outcome.exit_code
@@ -106,13 +106,40 @@ def run_report(config: RunConfig, outcome: loader.ScriptOutcome, recorder: Recor
         functions=[function.as_json() for function in traces.functions.values()])
 
 
-def open_sinks_before_anything_runs(config: RunConfig) -> list[StepSink]:
-    """A metrics path in a missing folder is an error before a single step (or TensorFlow) runs. A run
-    that resumes from a checkpoint appends to its metrics file instead of starting it over."""
-    if config.output.metrics_out is None:
-        return []
-    resuming = config.train is not None and has_checkpoint(config.train.checkpoint_dir)
-    return [metrics_sink(config.output.metrics_out, append=resuming)]
+def start_outputs(config: RunConfig, recorder: Recorder) -> None:
+    """Open the metrics file and the TensorBoard writer as the steps are about to start, once every check
+    that can refuse the run has passed (the CLI's path checks, the mode, the strategy, the spec): a refused
+    run leaves an existing metrics file as it was. A run that resumes from a checkpoint appends to it
+    instead of starting it over."""
+    output = config.output
+    if output.metrics_out is not None:
+        append = config.train is not None and has_checkpoint(config.train.checkpoint_dir)
+        recorder.sinks.append(opened(output.metrics_out, lambda path: metrics_sink(path, append=append)))
+    if output.tensorboard is not None:
+        from eagerrun.records import TensorBoardSink
+
+        recorder.sinks.append(opened(output.tensorboard, TensorBoardSink))
+
+
+def opened(path: Path, open_sink: Callable[[Path], StepSink]) -> StepSink:
+    """The sink, or one line: the CLI checked the path, so this is the file system changed since."""
+    try:
+        return open_sink(path)
+    except EagerrunError:
+        raise
+    except Exception as exc:  # OSError, or TensorFlow's OpError from its summary writer
+        reason = getattr(exc, "strerror", None) or str(exc).strip().splitlines()[0]
+        raise EagerrunError(f"cannot write {path}: {reason}", exit_code=EXIT_USAGE) from None
+
+
+def close_outputs(recorder: Recorder) -> list[str]:
+    """Close the sinks. What could not be written at the end comes back as a line to show, not an
+    exception: the table, and every step already written and flushed, are kept."""
+    try:
+        recorder.close()
+    except OSError as exc:
+        return [f"closing the metrics output failed ({exc.strerror or exc}); every step before was flushed"]
+    return []
 
 
 def seed_everything(seed: int | None) -> None:
@@ -124,6 +151,7 @@ def seed_everything(seed: int | None) -> None:
 
 
 def run_script(config: RunConfig, recorder: Recorder, steps: StepCollector) -> loader.ScriptOutcome:
+    start_outputs(config, recorder)
     with report.live_progress(recorder, total=None, enabled=not config.output.quiet):
         return loader.run_target(config.target)
 
@@ -162,6 +190,7 @@ def train_spec(config: RunConfig, recorder: Recorder, traces: TraceCounter, stra
     trainer = Trainer(spec, config.train, eager=config.mode.eager, recorder=recorder, traces=traces,
                       checkpoint=checkpoint, strategy=strategy)
     try:
+        start_outputs(config, recorder)
         with report.live_progress(recorder, total=trainer.total_steps(), enabled=not config.output.quiet):
             trainer.run()
     except (EagerrunError, KeyboardInterrupt):
@@ -177,9 +206,11 @@ def train_spec(config: RunConfig, recorder: Recorder, traces: TraceCounter, stra
 
 def show_outcome(config: RunConfig, outcome: loader.ScriptOutcome, recorder: Recorder, wall_s: float, *,
                  strategy: Any = None, steps: StepCollector | None = None,
-                 traces: TraceCounter | None = None, numerics: NumericsReport | None = None) -> None:
-    """The script's own error first (it is the script's output), then eagerrun's table and summary. A
-    --check-numerics stop shows its short report instead of TensorFlow's long error."""
+                 traces: TraceCounter | None = None, numerics: NumericsReport | None = None,
+                 unwritten: list[str] | None = None) -> None:
+    """The script's own error first (it is the script's output), then eagerrun's table and summary, each
+    output that could not be written, and the closing line. A --check-numerics stop shows its short report
+    instead of TensorFlow's long error."""
     if numerics is not None:
         report.numerics(numerics, verbose=config.output.verbose)
     elif outcome.error is not None:
@@ -188,13 +219,19 @@ def show_outcome(config: RunConfig, outcome: loader.ScriptOutcome, recorder: Rec
         postmortem.debug_post_mortem(outcome.error)
     if outcome.exit_message is not None:
         report.exit_message(outcome.exit_message)
+    if config.options_after_script and outcome.exit_code not in (0, *interrupts.EXIT_CODES.values()):
+        names = config.options_after_script
+        log.warning("%s came after SCRIPT, so %s went to the script: eagerrun's own options go before SCRIPT",
+                    " and ".join(names), "it" if len(names) == 1 else "they")
+    for line in unwritten or ():
+        report.error(line)
     if config.output.quiet:
         return
     if recorder.records:
         report.step_table(recorder.records, log_every=config.output.log_every)
         report.steps_summary(summarize(recorder.records), mode=config.mode.mode, wall_s=wall_s,
                              records=recorder.records)
-    elif steps is not None:
+    elif steps is not None and outcome.exit_code == 0:  # a script that failed has its own error to read
         report.no_steps(autolog=config.autolog, legacy_keras="tf_keras" in sys.modules)
     if traces is not None:
         report.retraces(traces.retraced_functions())

@@ -143,6 +143,8 @@ class Trainer:
         done and a checkpoint saved, and an EagerrunError (exit 75) when a peer worker stopped answering.
         """
         first_epoch, done_in_epoch, iterator = self._restore()
+        if self._already_complete():
+            return
         self._skips = SkippedSteps(self.spec.optimizer)
         steps_will_end()
         try:
@@ -194,6 +196,15 @@ class Trainer:
             skipped = done if self._one_iterator else done_in_epoch
             iterator = iter(self._distributed(self._train_data.skip(skipped))) if skipped else None
         return epoch, done_in_epoch, iterator
+
+    def _already_complete(self) -> bool:
+        """A finished run's checkpoint holds every planned step: say so, rather than train nothing silently."""
+        done, total = self.recorder.next_step - 1, self.total_steps()
+        if self.checkpoint is None or not done or total is None or done < total:
+            return False
+        log.info("--checkpoint-dir %s: already complete at step %d; nothing to train (raise --epochs or --steps "
+                 "to go on, or use another --checkpoint-dir)", self.checkpoint.directory, done)
+        return True
 
     def save_checkpoint(self) -> None:
         if self.checkpoint is not None:
