@@ -122,6 +122,11 @@ class Updates:
     targets: list[Target] = field(default_factory=list)
     by_gradient: dict[int, Target] = field(default_factory=dict)  # id of a target's first gradient
     optimizers: list[int] = field(default_factory=list)
+    replicated: bool = False  # a gradient was taken in a tf.distribute replica (strategy.run)
+
+    @property
+    def trains(self) -> bool:
+        return bool(self.targets or self.optimizers or self.replicated)
 
     def apply(self, optimizer: Any, grads: Any) -> None:
         """Match an update to its gradient call: by the gradients' identity, else the oldest unmatched."""
@@ -208,10 +213,12 @@ class CallPlan:
     call (graph_values.py), or nowhere. Each call's values are read through it, when its step is recorded,
     so a call costs no more than keeping what it returned."""
 
-    def __init__(self, layout: list[Target]) -> None:
+    def __init__(self, layout: list[Target], trace: int = 0) -> None:
         from tensorflow.python.framework.ops import EagerTensor
 
         self.layout = layout
+        self.trace = trace  # the number its ring rows are stamped with (graph_values.py)
+        self.last_snapshot: Any = None  # the direct row after this trace's previous call
         unreturned = [t for t in layout if t.returned_as is None and t.slot is not None]
         self.ring = any(t.ring for t in unreturned)  # some loss is written to the ring
         self.direct = any(not t.ring for t in unreturned)  # some loss is written to the row read at once
@@ -229,9 +236,9 @@ class CallPlan:
             if target.returned_as is not None:
                 losses.append(returned_loss(target, value_at(result, target.returned_as)))
             elif target.slot is not None and target.ring and call_number is not None:
-                losses.append(Loss(target.name, RingValue(call_number, target.slot)))
+                losses.append(Loss(target.name, RingValue(call_number, target.slot, self.trace)))
             elif target.slot is not None and not target.ring and snapshot is not None:
-                losses.append(Loss(target.name, DirectValue(snapshot, target.slot)))
+                losses.append(Loss(target.name, DirectValue(snapshot, target.slot, self.last_snapshot)))
             else:
                 losses.append(Loss(target.name, None))
         return losses
@@ -250,16 +257,23 @@ class CallPlan:
                 numbers[name] = float(value) if scalar_float and type(value) is self._eager_tensor \
                     else to_float(value)
             elif ring_slot is not None and call_number is not None and ring is not None:
-                numbers[name] = ring_value(ring, call_number, ring_slot)
+                numbers[name] = ring_value(ring, call_number, ring_slot, self.trace)
             else:
                 numbers[name] = None
         return numbers
 
 
+@functools.cache
+def unknown_plan() -> CallPlan:
+    """The plan of a graph eagerrun did not see traced (TensorFlow's own wrapper around a function that
+    made variables it could not lift): its values are missing, never guessed from another trace's."""
+    return CallPlan([])
+
+
 def number(value: Any, ring: Any) -> float | None:
     """A value held until the flush as a number: a RingValue from the ring read then."""
     if isinstance(value, RingValue):
-        return ring_value(ring, value.call, value.slot) if ring is not None else None
+        return ring_value(ring, value.call, value.slot, value.trace) if ring is not None else None
     return to_float(value)
 
 
@@ -310,11 +324,10 @@ class ClosedSteps:
 
 @dataclass
 class FunctionSteps:
-    """What eagerrun knows of one tf.function: whether it trains, and (graph mode) where its losses are."""
+    """What eagerrun knows of one tf.function: whether it trains."""
 
     key: Hashable  # its kind of unit
     trains: bool = False
-    plan: CallPlan | None = None  # graph mode: its latest trace's
 
 
 class StepCollector:
@@ -342,7 +355,10 @@ class StepCollector:
         self._fit: Any = None  # the callback of the fit call now running
         self._closed = ClosedSteps()  # steps whose values are not read yet
         self._flushed_at = time.perf_counter()
-        self._call: Updates | None = None  # the training events of the call now running, once it has any
+        self._call: Updates | None = None  # the training events of the call now running eagerly, if any
+        self._traced: dict[int, tuple[Any, Updates]] = {}  # ... of each graph it traced: id(graph) -> events
+        self._plans: dict[int, tuple[Any, CallPlan | None]] = {}  # id(graph) -> where its losses are
+        self._ran: Any = None  # the graph the call now running ran (graph mode), as TensorFlow called it
         self._calling: Any = None
         self._started: Clock | None = None  # when the call now running started, where that is needed
         self._repeating: Any = None  # the function whose next call closes the step it opened, if known
@@ -406,13 +422,15 @@ class StepCollector:
 
     # -- 2. Keras fit --------------------------------------------------------------------------------------
 
-    def fit_started(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
-        """A fit call begins: what came before is closed, a phase starts; returns the callback to add."""
+    def fit_started(self, arguments: dict[str, Any]) -> Any:
+        """A fit call begins (`arguments`: fit's, bound by name): what came before is closed, a phase
+        starts; returns the callback to add."""
+        batch_size = fit_batch_size(arguments)
         self.close_open_step()
         self.flush_steps()
-        self.in_fit += 1
         self._fit_calls += 1
-        self._fit = fit_step_logger()(self, ("fit", self._fit_calls), fit_batch_size(args, kwargs))
+        self._fit = fit_step_logger()(self, ("fit", self._fit_calls), batch_size)
+        self.in_fit += 1
         return self._fit
 
     def fit_ended(self) -> None:
@@ -439,7 +457,7 @@ class StepCollector:
             self._check_inputs(function, args, kwargs or {})
         self.depth = 1
         self._calling = function
-        self._call = None
+        self._call = self._ran = None
         # the next call of a plain loop's step function is timed from the step before's end: its own start
         # is not needed (one clock a step, not two)
         self._started = None if function is self._repeating else self._now()
@@ -455,10 +473,23 @@ class StepCollector:
             raise NonFiniteInput(function=getattr(function, "__name__", "the function"), argument=argument,
                                  step=step, bad=bad, total=total)
 
-    def _updates(self) -> Updates:
-        if self._call is None:
-            self._call = Updates()
-        return self._call
+    def graph_ran(self, graph: Any) -> None:
+        """TensorFlow runs the traced graph `graph` for the call now running: its values are read through
+        that graph's own plan, whichever of the function's traces it is."""
+        self._ran = graph
+
+    def _updates(self, graph: Any = None) -> Updates:
+        """The training events of the call now running: those of the trace of `graph` (any graph inside
+        that trace's outermost one), or, without a graph, of a call running eagerly."""
+        if graph is None:
+            if self._call is None:
+                self._call = Updates()
+            return self._call
+        graph = outermost_graph(graph)
+        entry = self._traced.get(id(graph))
+        if entry is None:
+            entry = self._traced[id(graph)] = (graph, Updates())
+        return entry[1]
 
     def function_failed(self) -> None:
         """A call raised: its graph may or may not have taken a ring row, so the host's count is set from
@@ -466,6 +497,8 @@ class StepCollector:
         self.depth = 0
         self.failed_in = getattr(self._calling, "__name__", None)
         self._calling = None
+        self._plan_traces(self._traced)  # a graph traced by a call that failed may run in the next ones
+        self._traced, self._call, self._ran = {}, None, None
         if self._values is not None:
             self._values.calls = int(self._values.counter.numpy())
 
@@ -487,50 +520,73 @@ class StepCollector:
             record = Target(name=name, value=target)
             self._updates().targets.append(record)
         else:  # tracing the graph of the function being called
+            updates = self._updates(target.graph)
             record = Target(name=name, value=target, ring=False)
             if self.writes_at_trace_end and in_outermost_graph(target):
                 record.unwritten = True  # see function_traced
             else:
-                self._write([record], [len(self._updates().targets)])
-            self._updates().targets.append(record)
+                self._write([record], [len(updates.targets)], graph=outermost_graph(target.graph))
+            updates.targets.append(record)
         if first is not None:
-            (step if self.depth == 0 else self._updates()).by_gradient[id(first)] = record
+            (step if self.depth == 0 else self._updates(None if eager else target.graph)).by_gradient[id(first)] = \
+                record
 
-    def _write(self, targets: list[Target], ordinals: list[int]) -> None:
+    def replica_gradient_taken(self, target: Any, sources: Any) -> None:
+        """A gradient over variables in a tf.distribute replica (`strategy.run`) of the call now running:
+        the call trains, and its values are what it returns (the script's reduced loss), as in both modes
+        one step is one outermost call."""
+        if self.explicit or not self.autolog or not self.depth or not over_variables(sources):
+            return
+        import tensorflow as tf
+
+        graph = None if tf.executing_eagerly() else getattr(target, "graph", None)
+        self._updates(graph).replicated = True
+
+    def _write(self, targets: list[Target], ordinals: list[int], *, graph: Any) -> None:
         if self._values is None:
             return
-        written = self._values.write([t.value for t in targets], function=self._calling, ordinals=ordinals)
+        written = self._values.write([t.value for t in targets], graph=graph, ordinals=ordinals)
         for target, entry in zip(targets, written):
-            target.slot, target.ring = entry if entry is not None else (None, False)
+            target.slot, target.ring = (entry.slot, entry.ring) if entry is not None else (None, False)
 
     def function_traced(self, outputs: Any) -> None:
         """The function being called was traced and returned `outputs`, still inside its graph: the losses
         of this trace it does not return are written where eagerrun reads them (graph_values.py), and only
         those. Writing one the function returns, as at the gradient call, cost every call a counter update
         and two scatters (measured: 20 µs on a 0.65 ms step, most of what recording cost)."""
-        if self._call is None:
+        from tensorflow.python.framework import ops
+
+        graph = ops.get_default_graph()
+        entry = self._traced.get(id(graph))
+        if entry is None or entry[0] is not graph:
             return
         returned = {id(value) for _, value in returned_paths(outputs)}
         targets, ordinals = [], []
-        for ordinal, target in enumerate(self._call.targets):
+        for ordinal, target in enumerate(entry[1].targets):
             if target.unwritten:
                 target.unwritten = False
                 if id(target.value) not in returned:
                     targets.append(target)
                     ordinals.append(ordinal)
         if targets:
-            self._write(targets, ordinals)
+            self._write(targets, ordinals, graph=graph)
 
     def optimizer_applied(self, optimizer: Any, grads: Any) -> None:
         if self.explicit or not self.autolog:
             return
         grads = list(grads)
-        if self.depth:
-            self._updates().apply(optimizer, grads)
-            return
         import tensorflow as tf
 
-        if tf.executing_eagerly():
+        eager = tf.executing_eagerly()
+        if self.depth:
+            if eager:
+                self._updates().apply(optimizer, grads)
+            else:
+                from tensorflow.python.framework import ops
+
+                self._updates(ops.get_default_graph()).apply(optimizer, grads)
+            return
+        if eager:
             step, unit = self._unit(("optimizer", id(optimizer)), start=self._activity or self._now())
             unit.optimizer = id(optimizer)
             step.match_update(id(optimizer), grads)
@@ -542,18 +598,25 @@ class StepCollector:
         self.depth = 0
         self._calling = None
         call, self._call = self._call, None
+        traced, self._traced = self._traced, {}
+        ran, self._ran = self._ran, None
         if self.explicit or not self.autolog:
             return
         info = self._functions.get(id(function))
-        if call is not None and (call.targets or call.optimizers):
-            if info is None:
-                info = self._functions[id(function)] = FunctionSteps(key=("function", id(function)))
-            info.trains = True
-            if not self.eager:
-                info.plan = CallPlan(graph_layout(call))
-        if info is None or not info.trains:
+        trains = self._plan_traces(traced) or (call is not None and call.trains)
+        if trains and info is None:
+            info = self._functions[id(function)] = FunctionSteps(key=("function", id(function)))
+        if info is None:
             return
-        plan = info.plan
+        info.trains = info.trains or trains
+        if not info.trains:
+            return
+        plan: CallPlan | None = None
+        if ran is not None:  # graph mode: read through the plan of the graph that ran
+            entry = self._plans.get(id(ran))
+            if entry is not None and entry[0] is ran and entry[1] is None:
+                return  # a trace of this function that does not train: not a step
+            plan = entry[1] if entry is not None and entry[0] is ran else unknown_plan()
         call_number = snapshot = None
         if plan is not None and (plan.ring or plan.direct) and self._values is not None:
             call_number, snapshot = self._values.call_returned(ring=plan.ring, direct=plan.direct)
@@ -583,7 +646,19 @@ class StepCollector:
             unit.losses = plan.losses(result, call_number, snapshot) if plan is not None else \
                 eager_call_losses(call, result)
             unit.returned = returned_values(unit.losses, result)
+            if plan is not None and snapshot is not None:
+                plan.last_snapshot = snapshot
         stop_point()
+
+    def _plan_traces(self, traced: dict[int, tuple[Any, Updates]]) -> bool:
+        """Work out each new trace's plan, kept with its graph; whether any of them trains."""
+        trains = False
+        for graph, updates in traced.values():
+            trace = self._values.trace_number(graph) if self._values is not None else 0
+            self._plans[id(graph)] = (graph, CallPlan(graph_layout(updates, graph), trace)
+                                      if updates.trains else None)
+            trains = trains or updates.trains
+        return trains
 
     # -- 3. custom loops: units and steps ------------------------------------------------------------------
 
@@ -707,6 +782,9 @@ class StepCollector:
 def eager_call_losses(call: Updates | None, result: Any) -> list[Loss]:
     """The losses of a training call in eager mode, as tensors (converted when the step is recorded)."""
     returned = returned_paths(result)
+    if call is not None and call.replicated:  # strategy.run: what the call returns (its reduced losses)
+        return [returned_loss(Target(name=None, value=value, returned_as=path), value)
+                for path, value in returned if is_scalar_float(value)]
     losses = []
     for target in call.losses() if call is not None else []:
         key = next((path[-1] for path, value in returned if value is target.value
@@ -753,9 +831,23 @@ def is_library_code(filename: str) -> bool:
     return known
 
 
-def graph_layout(call: Updates) -> list[Target]:
+def outermost_graph(graph: Any) -> Any:
+    """The outermost tf.function graph `graph` belongs to (a loop body or nested function is inside it)."""
+    from tensorflow.python.framework.func_graph import FuncGraph
+
+    while isinstance(getattr(graph, "outer_graph", None), FuncGraph):
+        graph = graph.outer_graph
+    return graph
+
+
+def graph_layout(call: Updates, graph: Any = None) -> list[Target]:
     """Where each loss of a traced call is: in the function's result when it returns it, else where the
-    trace wrote it (graph_values)."""
+    trace wrote it (graph_values). A call that trains in tf.distribute replicas has for losses what it
+    returns (the script's reduced values)."""
+    if call.replicated:
+        return [Target(name=None, value=value, returned_as=path)
+                for path, value in returned_paths(getattr(graph, "structured_outputs", None))
+                if is_scalar_float(value)]
     losses = call.losses()
     for target in losses:
         target.returned_as = returned_path_in_graph(target.value)
@@ -939,17 +1031,18 @@ def losses_first(values: dict[str, float | None]) -> dict[str, float | None]:
     return dict(sorted(values.items(), key=lambda item: rank(item[0])))
 
 
-def fit_batch_size(args: tuple[Any, ...], kwargs: dict[str, Any]) -> int | None:
-    """The batch size fit will use, where it can be known before it runs: arrays batch by batch_size
-    (32 by default); a dataset's batch is its element_spec's leading dimension when that is static."""
+def fit_batch_size(arguments: dict[str, Any]) -> int | None:
+    """The batch size fit will use, where it can be known before it runs (`arguments`: fit's, bound by
+    name): arrays batch by batch_size (32 by default); a dataset's batch is its element_spec's leading
+    dimension when that is static."""
     import tensorflow as tf
 
-    x = kwargs.get("x", args[0] if args else None)
+    x = arguments.get("x")
     if isinstance(x, tf.data.Dataset):
         first = tf.nest.flatten(x.element_spec)[0]
         shape = getattr(first, "shape", None)
         return int(shape[0]) if shape is not None and shape.rank and shape[0] is not None else None
-    if hasattr(x, "shape"):
-        batch_size = kwargs.get("batch_size", args[2] if len(args) > 2 else None)
-        return min(int(batch_size or 32), int(x.shape[0]))
+    shape = getattr(x, "shape", None)
+    if shape is not None and len(shape):
+        return min(int(arguments.get("batch_size") or 32), int(shape[0]))
     return None

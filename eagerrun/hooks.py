@@ -7,13 +7,17 @@
 | `tf.config.run_functions_eagerly` (+ experimental_) | the script switched the mode (modes.py decides)            |
 | `keras.Model.fit`                                   | a fit call: eagerrun's callback is added to it             |
 | `tf.function`'s `Function.__call__`                 | the outermost call of a tf.function (a step, if it trains) |
+| `ConcreteFunction._call_flat`                       | which of a tf.function's traced graphs that call ran       |
 | `tf.GradientTape.__enter__`                         | where a step without tf.function starts                    |
 | `tf.GradientTape.gradient`                          | a training target (the loss) and the gradients it gave     |
 | Keras `BaseOptimizer.apply`                         | an optimizer update                                        |
 
 Each is a class attribute replaced on entry and put back on exit, whatever ends the run. They act only for
-the thread that installed them: a tf.function called from a data-loading thread (or a replica thread of a
-tf.distribute strategy) goes straight to TensorFlow and never becomes a step.
+the thread that installed them: a tf.function called from a data-loading thread goes straight to TensorFlow
+and never becomes a step. The one exception is a gradient taken in a tf.distribute replica (a
+MirroredStrategy's replica threads) while the installing thread is inside a call: it marks that call as a
+training one. Each hook passes the script's arguments on exactly as it got them (`*args, **kwargs`); an
+event's own failure never reaches the script.
 
 `installed()` is the only place that patches; `active_steps()` is how `eagerrun.log_step` finds the run.
 """
@@ -23,6 +27,8 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
+import inspect
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
@@ -158,29 +164,36 @@ def _step_hooks(steps: StepCollector, owner: int) -> Iterator[None]:
     import keras
     import tensorflow as tf
     from keras.src.optimizers.base_optimizer import BaseOptimizer
+    from tensorflow.python.eager.polymorphic_function.concrete_function import ConcreteFunction
     from tensorflow.python.eager.polymorphic_function.polymorphic_function import Function
 
     original_fit = keras.Model.fit
     original_call = Function.__call__
+    original_call_flat = ConcreteFunction._call_flat
     original_enter = tf.GradientTape.__enter__
     original_gradient = tf.GradientTape.gradient
     original_apply = BaseOptimizer.apply
-    function_failed, tape_entered, gradient_taken, optimizer_applied, fit_started = (
+    function_failed, tape_entered, gradient_taken, replica_gradient_taken, optimizer_applied = (
         _never_breaks_the_script(steps, event) for event in (
-            steps.function_failed, steps.tape_entered, steps.gradient_taken, steps.optimizer_applied,
-            steps.fit_started))
+            steps.function_failed, steps.tape_entered, steps.gradient_taken, steps.replica_gradient_taken,
+            steps.optimizer_applied))
+    fit_signature = inspect.signature(original_fit)
+    gradient_signature = inspect.signature(original_gradient)
+    from tensorflow.python.distribute import distribute_lib
+    from tensorflow.python.distribute.mirrored_run import _MirroredReplicaThread
     from tensorflow.python.eager.context import executing_eagerly
 
     get_ident = threading.get_ident
 
     @functools.wraps(original_fit)
-    def fit(model: Any, *args: Any, **kwargs: Any) -> Any:
-        if threading.get_ident() != owner:
-            return original_fit(model, *args, **kwargs)
-        ours = fit_started(args, kwargs)
-        callbacks = [*(kwargs.pop("callbacks", None) or []), *([ours] if ours is not None else [])]
+    def fit(*args: Any, **kwargs: Any) -> Any:
+        if get_ident() != owner:
+            return original_fit(*args, **kwargs)
+        with_ours = _fit_with_callback(steps, fit_signature, args, kwargs)
+        if with_ours is None:
+            return original_fit(*args, **kwargs)
         try:
-            return original_fit(model, *args, callbacks=callbacks, **kwargs)
+            return original_fit(*with_ours.args, **with_ours.kwargs)
         finally:
             steps.fit_ended()
 
@@ -208,35 +221,92 @@ def _step_hooks(steps: StepCollector, owner: int) -> Iterator[None]:
             steps.give_up(exc)
         return result
 
+    @functools.wraps(original_call_flat)
+    def call_flat(concrete: Any, *args: Any, **kwargs: Any) -> Any:
+        if steps.depth and get_ident() == owner and executing_eagerly():
+            steps.graph_ran(concrete.graph)  # the last graph run in the call is the function's own
+        return original_call_flat(concrete, *args, **kwargs)
+
     @functools.wraps(original_enter)
     def tape_enter(tape: Any) -> Any:
-        if not steps.in_fit and threading.get_ident() == owner:
+        if not steps.in_fit and get_ident() == owner:
             tape_entered()
         return original_enter(tape)
 
+    def in_replica() -> bool:
+        """Inside `strategy.run` of a tf.distribute strategy (not the default one)."""
+        return isinstance(threading.current_thread(), _MirroredReplicaThread) or (
+            distribute_lib.has_strategy() and not distribute_lib.in_cross_replica_context())
+
     @functools.wraps(original_gradient)
-    def gradient(tape: Any, target: Any, sources: Any, *args: Any, **kwargs: Any) -> Any:
-        result = original_gradient(tape, target, sources, *args, **kwargs)
-        if not steps.in_fit and threading.get_ident() == owner:
-            gradient_taken(target, sources, result)
+    def gradient(*args: Any, **kwargs: Any) -> Any:
+        result = original_gradient(*args, **kwargs)
+        if not steps.in_fit and (get_ident() == owner or steps.depth):
+            bound = _bound(gradient_signature, args, kwargs)
+            if bound is not None:
+                target, sources = bound.arguments.get("target"), bound.arguments.get("sources")
+                if in_replica():
+                    replica_gradient_taken(target, sources)
+                elif get_ident() == owner:
+                    gradient_taken(target, sources, result)
         return result
 
     @functools.wraps(original_apply)
-    def apply(optimizer: Any, grads: Any, *args: Any, **kwargs: Any) -> Any:
-        if steps.in_fit or steps.applying or threading.get_ident() != owner:
-            return original_apply(optimizer, grads, *args, **kwargs)
+    def apply(optimizer: Any, *args: Any, **kwargs: Any) -> Any:
+        if steps.in_fit or steps.applying or get_ident() != owner:
+            return original_apply(optimizer, *args, **kwargs)
         steps.applying = True  # a LossScaleOptimizer's inner update is not a second one
         try:
-            result = original_apply(optimizer, grads, *args, **kwargs)
+            result = original_apply(optimizer, *args, **kwargs)
         finally:
             steps.applying = False
-        optimizer_applied(optimizer, grads)
+        grads = args[0] if args else kwargs.get("grads")
+        if grads is not None:
+            optimizer_applied(optimizer, grads)
         return result
 
     with contextlib.ExitStack() as stack:
         stack.enter_context(_patched(keras.Model, "fit", fit))
         stack.enter_context(_patched(Function, "__call__", call))
+        stack.enter_context(_patched(ConcreteFunction, "_call_flat", call_flat))
         stack.enter_context(_patched(tf.GradientTape, "__enter__", tape_enter))
         stack.enter_context(_patched(tf.GradientTape, "gradient", gradient))
         stack.enter_context(_patched(BaseOptimizer, "apply", apply))
         yield
+
+
+def _bound(signature: inspect.Signature, args: tuple[Any, ...], kwargs: dict[str, Any]) -> inspect.BoundArguments | None:
+    """The arguments as the original binds them, or None where they do not bind (the original then raises
+    its own error, as under python)."""
+    try:
+        return signature.bind(*args, **kwargs)
+    except TypeError:
+        return None
+
+
+def _fit_with_callback(steps: StepCollector, signature: inspect.Signature, args: tuple[Any, ...],
+                       kwargs: dict[str, Any]) -> inspect.BoundArguments | None:
+    """fit's arguments, bound as fit binds them, with eagerrun's callback added to the script's own; None
+    where they do not bind or the callbacks are not a list (fit then runs exactly as called, unrecorded), or
+    where adding it failed (one warning). The script's own list is never changed."""
+    bound = _bound(signature, args, kwargs)
+    if bound is None:
+        return None
+    callbacks = bound.arguments.get("callbacks")
+    if callbacks is not None and not isinstance(callbacks, (list, tuple)):
+        logging.getLogger("eagerrun").warning(
+            "fit(callbacks=%s): not a list, so eagerrun adds no step recording to this fit call",
+            type(callbacks).__name__)
+        return None
+    try:
+        ours = steps.fit_started(bound.arguments)
+    except EagerrunError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the script must go on whatever happened here
+        steps.give_up(exc)
+        return None
+    if ours is None:
+        steps.fit_ended()
+        return None
+    bound.arguments["callbacks"] = [*(callbacks or []), ours]
+    return bound
