@@ -123,7 +123,7 @@ def is_loss_name(name: str) -> bool:
 
 
 # Keras' metrics whose direction is "up" (ModelCheckpoint's mode="auto" reads it), by the parts of their names
-HIGHER_IS_BETTER = ("acc", "auc", "precision", "recall", "f1", "fbeta", "iou", "top_k", "r2_score",
+HIGHER_IS_BETTER = ("acc", "auc", "precision", "recall", "f1", "fbeta", "iou", "io_u", "top_k", "r2_score",
                     "cosine_similarity", "true_positives", "true_negatives", "dice", "psnr", "ssim")
 
 

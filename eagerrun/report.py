@@ -134,8 +134,9 @@ def _eager_or_graph(eager: bool) -> str:
 # -- numbers -------------------------------------------------------------------------------------------------
 
 MIN_DECIMALS = 4  # Keras' progress bar: `loss: 543.4232`
-MIN_SIGNIFICANT = 4
+MIN_SIGNIFICANT = 3  # for the smallest number of a column: a constant 0.00001 is not `0.0000`
 MAX_SIGNIFICANT = 7  # about what a float32 holds: more digits would show its rounding
+SCIENTIFIC_MIN_DECIMALS = 3  # 1.227e+01
 
 NumberFormat = Callable[[float | None], str]
 
@@ -144,22 +145,22 @@ def column_format(values: Iterable[float | None]) -> NumberFormat:
     """The one format of one quantity (a loss, a metric) wherever it is shown: the step table, the summary
     and `compare`. `values` are its numbers in step order.
 
-    At least 4 decimals (Keras' own) and 4 significant digits, and more where two steps in a row would
-    otherwise look alike, up to 7 significant digits. Numbers fixed decimals cannot show so (10 million and
-    more, under 0.0001, or too many decades apart for 7 digits) are in scientific notation, 4 to 7
-    significant digits by the same rule. No thousands separators: a number reads the same in every place
-    and in the metrics file."""
+    At least 4 decimals (Keras' own) and 3 significant digits for its smallest number, and more where two
+    steps in a row would look alike, up to 7 significant digits for its largest. Numbers fixed decimals
+    cannot show so (10 million and more, under 0.0001, or too many decades apart for 7 digits) are in
+    scientific notation, 4 to 7 significant digits by the same rule. No thousands separators: a number reads
+    the same in every place and in the metrics file."""
     series = [v for v in values if v is not None and math.isfinite(v)]
     sizes = [abs(v) for v in series if v != 0]
     if not sizes:
         return _fixed(MIN_DECIMALS)
     top, bottom = _exponent(max(sizes)), _exponent(min(sizes))
     most = MAX_SIGNIFICANT - 1 - top  # decimals that give the largest number 7 significant digits
-    needed = MIN_SIGNIFICANT - 1 - bottom  # decimals that give the smallest 4
+    needed = MIN_SIGNIFICANT - 1 - bottom  # decimals that give the smallest 3
     steps = [(a, b) for a, b in zip(series, series[1:]) if a != b]
     if top >= 7 or bottom < -4 or needed > most:
         apart = max((_exponent(max(abs(a), abs(b))) - _exponent(abs(a - b)) for a, b in steps), default=0)
-        return _scientific(min(MAX_SIGNIFICANT - 1, max(MIN_SIGNIFICANT - 1, apart)))
+        return _scientific(min(MAX_SIGNIFICANT - 1, max(SCIENTIFIC_MIN_DECIMALS, apart)))
     least = max(needed, min(MIN_DECIMALS, most), 0)
     # numbers a step apart that differ by 10^-d or more differ at d decimals
     apart = max((-_exponent(abs(a - b)) for a, b in steps), default=0)
@@ -305,7 +306,8 @@ def build_table(columns: list[Column], rows: Rows) -> Table:
 def fit_columns(columns: list[Column], rows: Rows, *, width: int | None, console: Console,
                 order: tuple[str, ...] = LEAVE_OUT) -> tuple[list[Column], list[Column]]:
     """The columns that fit `width` (all of them where `width` is None) and those left out (in table order),
-    leaving by `order`: each group from its right, the first loss kept, validation values together."""
+    leaving by `order`: each group from its right, the first loss kept, validation values together; then
+    each column that left, the last first, comes back where the room others left holds it."""
     kept, left = list(columns), []
     for group in order:
         if width is None or measure(build_table(kept, rows), console) <= width:
@@ -320,6 +322,11 @@ def fit_columns(columns: list[Column], rows: Rows, *, width: int | None, console
                 break
             kept.remove(column)
             left.append(column)
+    for column in reversed([c for c in left if c.group != "validation"]):  # room a later one left makes
+        wider = sorted([*kept, column], key=columns.index)
+        if width is not None and measure(build_table(wider, rows), console) <= width:
+            kept = wider
+            left.remove(column)
     return kept, sorted(left, key=columns.index)
 
 
@@ -413,7 +420,8 @@ def step_columns(shown: list[StepRecord], records: list[StepRecord], *,
         columns.append(Column("examples/s", [format_rate(r.examples_per_s) for r in shown], "rate"))
     columns.append(Column("note", [step_note(r) for r in shown], "note", justify="left"))
     styles = ["yellow" if r.traced else ("red" if r.non_finite else None) for r in shown]
-    sections = {i for i, (before, r) in enumerate(zip([None, *shown], shown)) if before is not None and before.phase != r.phase}
+    sections = {i for i, (before, r) in enumerate(zip([None, *shown], shown))
+                if before is not None and before.phase != r.phase}
     return columns, Rows(styles, sections)
 
 
@@ -427,7 +435,8 @@ def validation_table(records: list[StepRecord], columns: list[Column], *, width:
         return
     shown = [validated[i] for i in rows_to_show(len(validated), None)]
     formats = value_formats(records)
-    keys = [Column("step", [str(r.step) for r in shown], "key")]
+    keys = [Column("phase", [str(r.phase) for r in shown], "key")] if len({r.phase for r in records}) > 1 else []
+    keys.append(Column("step", [str(r.step) for r in shown], "key"))
     if any(r.epoch is not None for r in shown):
         keys.append(Column("epoch", ["" if r.epoch is None else str(r.epoch) for r in shown], "key"))
     values = [Column(value_key(name), [formats[name](r.values.get(name)) for r in shown], "loss")
