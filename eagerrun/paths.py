@@ -23,13 +23,18 @@ from typing import Any
 
 import click
 
+from eagerrun import distribute
+from eagerrun.errors import EagerrunError
+
 
 class OutputPath(click.ParamType):
     """A file (or, with `folder`, a folder) eagerrun will write: absolute, and writable where it points.
 
     A file's folder must exist; a folder's missing part is created by its writer (TensorFlow's summary
     writer and checkpoint manager make the whole path), so only its nearest existing ancestor must be a
-    folder eagerrun can create in.
+    folder eagerrun can create in. A non-chief task of a multi-worker cluster writes none of them (its
+    checkpoints go to a scratch folder of its own), so its paths are only made absolute: they may name
+    folders that exist on the chief's machine alone.
     """
 
     name = "path"
@@ -40,10 +45,20 @@ class OutputPath(click.ParamType):
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Path:
         typed = Path(value).expanduser()
         path = typed.absolute()
-        problem = output_problem(typed, folder=self.folder)
+        problem = output_problem(typed, folder=self.folder) if writes_here() else None
         if problem is not None:
             self.fail(problem, param, ctx)
         return path
+
+
+def writes_here() -> bool:
+    """False in a multi-worker cluster's non-chief task (TF_CONFIG's or SLURM's), the one that writes nothing."""
+    if not distribute.in_cluster():
+        return True
+    try:
+        return distribute.is_chief(distribute.StrategyOptions("multiworker"))
+    except EagerrunError:  # a cluster description that the run refuses later, with its own message
+        return True
 
 
 def output_problem(typed: Path, *, folder: bool) -> str | None:

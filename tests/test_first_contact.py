@@ -106,6 +106,20 @@ def test_an_unwritable_output_is_one_line_before_the_run(refused, script, monkey
     assert f"Invalid value for '{option}': {expected}" in stderr
 
 
+@LINUX
+def test_a_non_chief_worker_does_not_check_the_chiefs_outputs(script, monkeypatch) -> None:
+    """Worker 1 of a TF_CONFIG cluster writes nothing: a folder that exists on the chief's machine alone
+    does not stop it; its paths are still made absolute."""
+    configs = []
+    monkeypatch.setattr(session, "run", lambda config: configs.append(config) or 0)
+    tf_config = json.dumps({"cluster": {"worker": ["localhost:1", "localhost:2"]},
+                            "task": {"type": "worker", "index": 1}})
+    result = run_in_process("--train", "--strategy", "multiworker", "--metrics-out", "/proc/m.jsonl",
+                            "--checkpoint-dir", "/proc/ck", str(script), env={"TF_CONFIG": tf_config})
+    assert result.returncode == 0, result.stderr
+    assert configs[0].output.metrics_out == Path("/proc/m.jsonl")
+
+
 def test_an_output_over_the_script_or_another_output_is_refused(refused, script, metrics) -> None:
     """--metrics-out SCRIPT would empty the script; --metrics-out and --run-report in one file, one of them."""
     assert "SCRIPT and --metrics-out are one file" in refused("--metrics-out", str(script), str(script))
