@@ -25,7 +25,8 @@ class StepRecord:
 
     `values` holds every number the step produced, losses first (`loss`, or one per optimizer such as
     `gen_loss`/`disc_loss`), then metrics; `None` is a value that could not be recorded, which is missing,
-    not non-finite. The JSON line written for it and read back by `compare` are both defined here.
+    not non-finite. The JSON line written for it and read back by `compare` are both defined here: values
+    flat beside eagerrun's keys, a value named like one of them as `value.<name>` (`value_key`).
     """
 
     step: int  # 1-based across the run; it does not restart with a new phase
