@@ -57,9 +57,11 @@ def installed(*, traces: TraceCounter, steps: StepCollector | None = None,
         stack.enter_context(_trace_hook(traces, owner, steps if steps is not None and steps.autolog else None))
         if mode_guard is not None:
             stack.enter_context(_mode_hook(mode_guard))
+        if steps is not None and steps.autolog:
+            stack.enter_context(_step_hooks(steps, owner))
+        else:
+            stack.enter_context(_traced_where_graphs_are_built())
         if steps is not None:
-            if steps.autolog:
-                stack.enter_context(_step_hooks(steps, owner))
             _active_steps = steps
             stack.callback(_clear_active_steps)
         yield
@@ -141,6 +143,44 @@ def _mode_hook(guard: Callable[[bool], None]) -> Iterator[None]:
         yield
 
 
+@contextlib.contextmanager
+def _traced_where_graphs_are_built() -> Iterator[None]:
+    """Without the step hooks: only `Function.__call__`'s one change under `--eager` (`_call_traced`)."""
+    from tensorflow.python.eager.context import executing_eagerly
+    from tensorflow.python.eager.polymorphic_function.eager_function_run import functions_run_eagerly
+    from tensorflow.python.eager.polymorphic_function.polymorphic_function import Function
+
+    original_call = Function.__call__
+
+    @functools.wraps(original_call)
+    def call(function: Any, *args: Any, **kwargs: Any) -> Any:
+        if not executing_eagerly() and functions_run_eagerly():
+            return _call_traced(function, args, kwargs)
+        return original_call(function, *args, **kwargs)
+
+    with _patched(Function, "__call__", call):
+        yield
+
+
+_warned_traced: set[Any] = set()  # the code of the functions _call_traced has warned about
+
+
+def _call_traced(function: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+    """A tf.function called while TensorFlow builds a graph, under `run_functions_eagerly(True)`: where a
+    tf.data function (`Dataset.map`) is traced. TensorFlow would run its Python body as it is, without
+    AutoGraph, inside that graph, and `if tensor:` there fails (OperatorNotAllowedInGraphError) where plain
+    `python` runs: so it is traced, as without --eager, and eagerrun says so once per function."""
+    code = getattr(getattr(function, "python_function", None), "__code__", None)
+    if code not in _warned_traced:
+        _warned_traced.add(code)
+        where = f" ({code.co_filename}:{code.co_firstlineno})" if code is not None else ""
+        logging.getLogger("eagerrun").warning(
+            "--eager: %s%s is called while TensorFlow builds a graph (a tf.data function such as Dataset.map); "
+            "a tf.function cannot run eagerly there, so it runs traced, as in graph mode",
+            getattr(function, "__name__", "a tf.function"), where)
+    return function.get_concrete_function(*args, **kwargs)(*args, **kwargs)
+
+
 def _never_breaks_the_script(steps: StepCollector, event: Callable[..., Any]) -> Callable[..., Any]:
     """A step event whose own failure (a bug of eagerrun's, an object it did not expect) turns step
     recording off with one warning instead of raising into the user's training loop. A stop request
@@ -182,6 +222,7 @@ def _step_hooks(steps: StepCollector, owner: int) -> Iterator[None]:
     from tensorflow.python.distribute import distribute_lib
     from tensorflow.python.distribute.mirrored_run import _MirroredReplicaThread
     from tensorflow.python.eager.context import executing_eagerly
+    from tensorflow.python.eager.polymorphic_function.eager_function_run import functions_run_eagerly
 
     get_ident = threading.get_ident
 
@@ -202,6 +243,8 @@ def _step_hooks(steps: StepCollector, owner: int) -> Iterator[None]:
         # every step of a custom loop comes through here: the steps' events are called directly, guarded
         # inline as _never_breaks_the_script guards the others
         if steps.depth or steps.in_fit or get_ident() != owner or not executing_eagerly():
+            if not executing_eagerly() and functions_run_eagerly():
+                return _call_traced(function, args, kwargs)
             return original_call(function, *args, **kwargs)
         try:
             steps.function_started(function, args, kwargs)
