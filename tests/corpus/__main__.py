@@ -110,7 +110,8 @@ def markdown(results: dict[str, dict[str, Cell]], wall: float) -> str:
     lines = ["# Corpus results", "",
              f"`python -m tests.corpus` on {datetime.datetime.now().isoformat(timespec='seconds')} "
              f"(eagerrun {eagerrun.__version__}, TensorFlow {tf.__version__}, Python {platform.python_version()}, "
-             f"{wall:.0f} s). Each cell is `✓` or the first thing that was wrong; every problem is listed below.",
+             f"{wall:.0f} s). Each cell is `✓` or the first thing that was wrong; every problem is listed "
+             "below.",
              "", "| script | " + " | ".join(COLUMNS) + " |", "|---|" + "---|" * len(COLUMNS)]
     for name, cells in results.items():
         lines.append(f"| {name} | " + " | ".join(escape(cell.text) for cell in cells.values()) + " |")

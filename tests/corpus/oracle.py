@@ -1,4 +1,4 @@
-"""The corpus' oracle protocol and checks, shared by the runner (`python -m tests.corpus`) and tests/test_corpus.py.
+"""The corpus oracle protocol and checks, shared by the runner (`python -m tests.corpus`) and test_corpus.py.
 
 A corpus script prints, to stdout, exactly one line per outermost training call, with the values it computed
 itself, named as eagerrun should name them:

@@ -5,20 +5,20 @@ Origin: tensorflow/docs site/en/tutorials/generative/cyclegan.ipynb, commit
 tensorflow_examples/models/pix2pix/pix2pix.py, commit 4d9ca8b939987f60067da3fe59dc08a5c1524e80
 (`InstanceNormalization`, `downsample`, `upsample`, `unet_generator`, `discriminator`), inlined here because
 that package is not installed. Kept as published: `random_crop` (`tf.image.random_crop`), `normalize`,
-`random_jitter` (`tf.image.random_flip_left_right`) and `preprocess_image_train` inside
-`cache().map(..., num_parallel_calls=AUTOTUNE).shuffle().batch()`, two instance-norm generators and two
-discriminators, the four losses, four Adam(2e-4, beta_1=0.5) optimizers, the checkpoint manager, and the
-`@tf.function train_step(real_x, real_y)` with one persistent tape, four `gradient` calls and four
-`apply_gradients`, returning nothing, called over `tf.data.Dataset.zip((train_horses, train_zebras))`.
+`random_jitter` (`tf.image.random_flip_left_right`) and `preprocess_image_train` inside `cache().map(...,
+num_parallel_calls=AUTOTUNE).shuffle().batch()`, two instance-norm generators and two discriminators, the four
+losses, four Adam(2e-4, beta_1=0.5) optimizers, the checkpoint manager, and the `@tf.function
+train_step(real_x, real_y)` with one persistent tape, four `gradient` calls and four `apply_gradients`,
+returning nothing, called over `tf.data.Dataset.zip((train_horses, train_zebras))`.
 
 Adapted: horse2zebra (tensorflow_datasets) replaced by 3 synthetic 36x36 uint8 "horses" and 3 "zebras" with
 labels, and one 32x32 test image each (numpy default_rng(0)); 32x32 crops (the resize to 286 becomes 36); 3
-downsamples and 2 upsamples in the generator (the U-Net stops at 4x4 instead of 1x1), filters 4 and 8 instead of 64..512, the discriminator's
-filters 4/8/8/8; 2 epochs instead of 10; `generate_images` computes the prediction without plotting; no
-`clear_output`; the progress dot printed on a line of its own (an ORACLE line must start its line) and the
-epoch line without its elapsed time (a float that differs between runs); `ORACLE total_gen_g_loss <v>
-total_gen_f_loss <v> disc_x_loss <v> disc_y_loss <v>` (the four gradient targets) printed by tf.print in
-train_step.
+downsamples and 2 upsamples in the generator (the U-Net stops at 4x4 instead of 1x1), filters 4 and 8 instead
+of 64..512, the discriminator's filters 4/8/8/8; 2 epochs instead of 10; `generate_images` computes the
+prediction without plotting; no `clear_output`; the progress dot printed on a line of its own (an ORACLE line
+must start its line) and the epoch line without its elapsed time (a float that differs between runs); `ORACLE
+total_gen_g_loss <v> total_gen_f_loss <v> disc_x_loss <v> disc_y_loss <v>` (the four gradient targets) printed
+by tf.print in train_step.
 """
 
 import sys

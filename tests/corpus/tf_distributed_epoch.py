@@ -4,18 +4,19 @@ Origin: tensorflow/docs site/en/tutorials/distribute/custom_training.ipynb, comm
 7c3650212740204359d4ceae481abc79345541be. Kept as published: `tf.distribute.MirroredStrategy()` (devices
 auto-detected: one CPU replica here), `experimental_distribute_dataset`, the model, loss and metrics created
 under `strategy.scope()`, `compute_loss` with `tf.nn.compute_average_loss` and
-`tf.nn.scale_regularization_loss`, Adam(0.001), the checkpoint, `train_step`, and the last cell's variant: the `@tf.function distributed_train_epoch(dataset)`
-iterating the distributed dataset inside itself (`strategy.run` and `total_loss += strategy.reduce(...)`
-each batch), returning the epoch's mean loss, called once per epoch.
+`tf.nn.scale_regularization_loss`, Adam(0.001), the checkpoint, `train_step`, and the last cell's variant: the
+`@tf.function distributed_train_epoch(dataset)` iterating the distributed dataset inside itself
+(`strategy.run` and `total_loss += strategy.reduce(...)` each batch), returning the epoch's mean loss, called
+once per epoch.
 
 Adapted: Fashion-MNIST replaced by 72 train and 16 test synthetic 12x12x1 images with 10 classes (numpy
-default_rng(0)); filters 32/64 -> 4/8 and the Dense layer 64 -> 16 units; BATCH_SIZE_PER_REPLICA 64 -> 16
-(a ragged last batch of 8: 5 batches per epoch, so `ORACLE_STEPS_PER_CALL 5`); 2 epochs instead of 10;
-the metrics' `reset_states()` spelled `reset_state()` (Keras 3); the epoch line prints the epoch only (its
-loss and accuracy are floats an eager run may round differently); one ORACLE line per call, printed by
-tf.print after the loop: `ORACLE loss <the last batch's reduced loss>`, the loss of the step's last update,
-kept by a probe line in the loop body that reduces the same per-replica losses again; the training cells
-before the variant (distributed_train_step's epoch loop, the test loop, the checkpoint restore) left out.
+default_rng(0)); filters 32/64 -> 4/8 and the Dense layer 64 -> 16 units; BATCH_SIZE_PER_REPLICA 64 -> 16 (a
+ragged last batch of 8: 5 batches per epoch, so `ORACLE_STEPS_PER_CALL 5`); 2 epochs instead of 10; the
+metrics' `reset_states()` spelled `reset_state()` (Keras 3); the epoch line prints the epoch only (its loss
+and accuracy are floats an eager run may round differently); one ORACLE line per call, printed by tf.print
+after the loop: `ORACLE loss <the last batch's reduced loss>`, the loss of the step's last update, kept by a
+probe line in the loop body that reduces the same per-replica losses again; the training cells before the
+variant (distributed_train_step's epoch loop, the test loop, the checkpoint restore) left out.
 """
 
 import os

@@ -2,25 +2,25 @@
 
 Origin: tensorflow/docs site/en/tutorials/distribute/custom_training.ipynb, commit
 7c3650212740204359d4ceae481abc79345541be. Kept as published: `tf.distribute.MirroredStrategy`,
-`experimental_distribute_dataset`, the model, loss and metrics created
-under `strategy.scope()`, `compute_loss` with `tf.nn.compute_average_loss` and
-`tf.nn.scale_regularization_loss`, Adam(0.001), the checkpoint, `train_step`/`test_step` and the
-`@tf.function distributed_train_step` calling `strategy.run(train_step, ...)` and returning
-`strategy.reduce(SUM, ...)`, `distributed_test_step`, and the epoch loop summing the returned losses.
+`experimental_distribute_dataset`, the model, loss and metrics created under `strategy.scope()`,
+`compute_loss` with `tf.nn.compute_average_loss` and `tf.nn.scale_regularization_loss`, Adam(0.001), the
+checkpoint, `train_step`/`test_step` and the `@tf.function distributed_train_step` calling
+`strategy.run(train_step, ...)` and returning `strategy.reduce(SUM, ...)`, `distributed_test_step`, and the
+epoch loop summing the returned losses.
 
-Adapted: the CPU split into two logical devices (`tf.config.set_logical_device_configuration`, before
-anything else touches a device) and the strategy given both, `MirroredStrategy(["/cpu:0", "/cpu:1"])`, so
-that each batch is split over two replicas and distributed_train_step reduces two losses; Fashion-MNIST replaced by 72 train and 16 test synthetic 12x12x1 images with 10 classes (numpy
-default_rng(0)); filters 32/64 -> 4/8 and the Dense layer 64 -> 16 units; BATCH_SIZE_PER_REPLICA 64 -> 16
-(global batches of 32, 32 and a ragged 8 each epoch); the model and Adam built under the scope
-before training (`model.build`, `optimizer.build`): under two replicas, creating their variables in the
-first distributed_train_step call fails under plain python with TensorFlow 2.21 and Keras 3 ("You must
-feed a value for placeholder tensor 'cond/else/_1/cond/Placeholder'", in tf.function's fn_with_cond); 2 epochs instead of 10; the metrics' `reset_states()` spelled
-`reset_state()` (Keras 3); the epoch line prints the epoch only (its losses and accuracies are floats an
-eager run may round differently); the reduced loss bound to a name so that distributed_train_step can
-print `ORACLE loss <loss>` (tf.print, in the outer function, not per replica) before returning it; the
-cells after the training loop (restoring without a strategy, the iterator and epoch-function variants)
-left out.
+Adapted: the CPU split into two logical devices (`tf.config.set_logical_device_configuration`, before anything
+else touches a device) and the strategy given both, `MirroredStrategy(["/cpu:0", "/cpu:1"])`, so that each
+batch is split over two replicas and distributed_train_step reduces two losses; Fashion-MNIST replaced by 72
+train and 16 test synthetic 12x12x1 images with 10 classes (numpy default_rng(0)); filters 32/64 -> 4/8 and
+the Dense layer 64 -> 16 units; BATCH_SIZE_PER_REPLICA 64 -> 16 (global batches of 32, 32 and a ragged 8 each
+epoch); the model and Adam built under the scope before training (`model.build`, `optimizer.build`): under two
+replicas, creating their variables in the first distributed_train_step call fails under plain python with
+TensorFlow 2.21 and Keras 3 ("You must feed a value for placeholder tensor 'cond/else/_1/cond/Placeholder'",
+in tf.function's fn_with_cond); 2 epochs instead of 10; the metrics' `reset_states()` spelled `reset_state()`
+(Keras 3); the epoch line prints the epoch only (its losses and accuracies are floats an eager run may round
+differently); the reduced loss bound to a name so that distributed_train_step can print `ORACLE loss <loss>`
+(tf.print, in the outer function, not per replica) before returning it; the cells after the training loop
+(restoring without a strategy, the iterator and epoch-function variants) left out.
 """
 
 import os
