@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from eagerrun import hooks
-from eagerrun.graph_values import DirectValue, GraphValues, RingValue, ring_value
+from eagerrun.graph_values import DirectCount, DirectValue, GraphValues, RingValue, ring_value
 from eagerrun.interrupts import stop_point
 from eagerrun.records import Recorder
 from eagerrun.tracing import TraceCounter
@@ -106,6 +106,7 @@ class Target:
     optimizer: int | None = None  # id() of the optimizer that applied its gradients
     returned_as: tuple[Any, ...] | None = None  # graph mode: where the function's result holds it
     unwritten: bool = False  # graph mode: written at the trace's end, unless the function returns it
+    site: Any = None  # eager mode: the script's line that asked for the gradient
 
 
 def matching_target(by_gradient: dict[int, Target], targets: list[Target], grads: list[Any]) -> Target | None:
@@ -123,6 +124,16 @@ class Updates:
     by_gradient: dict[int, Target] = field(default_factory=dict)  # id of a target's first gradient
     optimizers: list[int] = field(default_factory=list)
     replicated: bool = False  # a gradient was taken in a tf.distribute replica (strategy.run)
+    runs: int = 0  # strategy.run calls: while running eagerly, or traced outside any loop
+    counters: list[int] = field(default_factory=list)  # graph mode: columns counting strategy.run in loops
+
+    def eager_batches(self) -> int:
+        """Batches a call that ran eagerly trained: its strategy.run calls, else how often its first
+        gradient call's line came round (a loop inside the function)."""
+        if self.runs:
+            return self.runs
+        first = self.targets[0].site if self.targets else None
+        return max(1, sum(1 for t in self.targets if t.site == first)) if first is not None else 1
 
     @property
     def trains(self) -> bool:
@@ -166,6 +177,7 @@ class Unit:
     plan: CallPlan | None = None  # ... or, graph mode, read through its trace's plan when its step closes
     result: Any = None  # what the call returned, where the plan reads from it
     call_number: int | None = None  # its ring row's call number, where the plan reads from the ring
+    batches: int | BatchCount = 1  # the batches a training call trained (a loop inside the function)
 
     def resolve(self) -> None:
         """A graph-mode call's losses and returned values, taken out of what it returned."""
@@ -213,7 +225,8 @@ class CallPlan:
     call (graph_values.py), or nowhere. Each call's values are read through it, when its step is recorded,
     so a call costs no more than keeping what it returned."""
 
-    def __init__(self, layout: list[Target], trace: int = 0) -> None:
+    def __init__(self, layout: list[Target], trace: int = 0, *, runs: int = 0,
+                 counters: tuple[int, ...] = ()) -> None:
         from tensorflow.python.framework.ops import EagerTensor
 
         self.layout = layout
@@ -221,7 +234,11 @@ class CallPlan:
         self.last_snapshot: Any = None  # the direct row after this trace's previous call
         unreturned = [t for t in layout if t.returned_as is None and t.slot is not None]
         self.ring = any(t.ring for t in unreturned)  # some loss is written to the ring
-        self.direct = any(not t.ring for t in unreturned)  # some loss is written to the row read at once
+        # the batches of a call: strategy.run calls traced outside loops, plus the iterations of the loops
+        # counted (strategy.run in a loop body; else the loop that writes the first loss made in one)
+        self.runs = runs
+        self.counters = tuple(counters) or tuple(t.slot for t in unreturned if not t.ring)[:1]
+        self.direct = any(not t.ring for t in unreturned) or bool(self.counters)  # the row read at once
         self.reads_result = any(t.returned_as is not None for t in layout)
         self._eager_tensor = EagerTensor
         # a result that is not a dict adds no values: the names are known now, and how to read each
@@ -243,6 +260,12 @@ class CallPlan:
                 losses.append(Loss(target.name, None))
         return losses
 
+    def batches(self, snapshot: Any) -> int | BatchCount:
+        """How many batches a call trained: known from the trace, or counted in the graph as it ran."""
+        if not self.counters or snapshot is None:
+            return max(1, self.runs)
+        return BatchCount(self.runs, [DirectCount(snapshot, slot, self.last_snapshot) for slot in self.counters])
+
     def numbers(self, result: Any, call_number: int | None, ring: Any) -> dict[str, float | None]:
         """A call's values as numbers, named, from what it returned and the ring read at the flush (no
         direct values: a plan that has some is not read this way)."""
@@ -261,6 +284,21 @@ class CallPlan:
             else:
                 numbers[name] = None
         return numbers
+
+
+@dataclass(frozen=True)
+class BatchCount:
+    """A call's batches, counted inside its graph: read with its values, at the flush."""
+
+    runs: int
+    counts: list[DirectCount]
+
+    def resolve(self) -> int:
+        return max(1, self.runs + sum(count.resolve() for count in self.counts))
+
+
+def batches_of(batches: int | BatchCount) -> int:
+    return batches if isinstance(batches, int) else batches.resolve()
 
 
 @functools.cache
@@ -296,7 +334,7 @@ class ClosedSteps:
     flush but its end clock: measured, a tuple, a dict and two objects a step kept until the flush made
     Python's garbage collector run every 128 steps and a full collection (130 ms) every 20000."""
 
-    __slots__ = ("call_numbers", "ends", "phases", "plans", "starts", "values")
+    __slots__ = ("batches", "call_numbers", "ends", "phases", "plans", "starts", "values")
 
     def __init__(self) -> None:
         self.starts: list[Clock] = []
@@ -305,21 +343,23 @@ class ClosedSteps:
         self.plans: list[CallPlan | None] = []
         self.values: list[Any] = []  # the values by name; with a plan, the call's result
         self.call_numbers: list[int | None] = []
+        self.batches: list[int | BatchCount] = []
 
     def __len__(self) -> int:
         return len(self.ends)
 
     def add(self, start: Clock, end: Clock, phase: int, plan: CallPlan | None, values: Any,
-            call_number: int | None = None) -> None:
+            call_number: int | None = None, batches: int | BatchCount = 1) -> None:
         self.starts.append(start)
         self.ends.append(end)
         self.phases.append(phase)
         self.plans.append(plan)
         self.values.append(values)
         self.call_numbers.append(call_number)
+        self.batches.append(batches)
 
-    def __iter__(self) -> Iterator[tuple[Clock, Clock, int, CallPlan | None, Any, int | None]]:
-        return zip(self.starts, self.ends, self.phases, self.plans, self.values, self.call_numbers)
+    def __iter__(self) -> Iterator[tuple[Clock, Clock, int, CallPlan | None, Any, int | None, int | BatchCount]]:
+        return zip(self.starts, self.ends, self.phases, self.plans, self.values, self.call_numbers, self.batches)
 
 
 @dataclass
@@ -517,7 +557,7 @@ class StepCollector:
             record = Target(name=name, value=target)
             unit.targets.append(record)
         elif eager:  # an eager tf.function body (--eager)
-            record = Target(name=name, value=target)
+            record = Target(name=name, value=target, site=site)
             self._updates().targets.append(record)
         else:  # tracing the graph of the function being called
             updates = self._updates(target.graph)
@@ -541,6 +581,27 @@ class StepCollector:
 
         graph = None if tf.executing_eagerly() else getattr(target, "graph", None)
         self._updates(graph).replicated = True
+
+    def strategy_ran(self) -> None:
+        """`strategy.run` was called by the call now running: one batch (counted inside the graph where the
+        call is traced into a loop body, so that a whole epoch in one tf.function says how many)."""
+        if self.explicit or not self.autolog or not self.depth:
+            return
+        import tensorflow as tf
+
+        if tf.executing_eagerly():
+            self._updates().runs += 1
+            return
+        from tensorflow.python.framework import ops
+
+        graph = ops.get_default_graph()
+        updates = self._updates(graph)
+        if outermost_graph(graph) is graph:
+            updates.runs += 1
+        elif self._values is not None:
+            slot = self._values.count(graph=outermost_graph(graph), key=len(updates.counters))
+            if slot is not None:
+                updates.counters.append(slot)
 
     def _write(self, targets: list[Target], ordinals: list[int], *, graph: Any) -> None:
         if self._values is None:
@@ -630,7 +691,7 @@ class StepCollector:
             end = unit.end
             self._closed.add(step.start, end, step.phase, unit.plan,
                              unit.result if unit.plan is not None else name_values(unit.losses, unit.returned),
-                             unit.call_number)
+                             unit.call_number, unit.batches)
             self._last_end, self._last_phase, self._activity = end, step.phase, None
             step.start, unit.end = end, self._now()
             self._repeating = function
@@ -638,6 +699,8 @@ class StepCollector:
                 self.flush_steps()
         else:
             _, unit = self._unit(info.key, start=self._activity or self._started or self._now())
+        unit.batches = plan.batches(snapshot) if plan is not None else \
+            call.eager_batches() if call is not None else 1
         if plan is not None and not plan.direct:  # read when its step is recorded
             unit.plan, unit.call_number = plan, call_number
             unit.result = result if plan.reads_result or isinstance(result, dict) else None
@@ -655,7 +718,8 @@ class StepCollector:
         trains = False
         for graph, updates in traced.values():
             trace = self._values.trace_number(graph) if self._values is not None else 0
-            self._plans[id(graph)] = (graph, CallPlan(graph_layout(updates, graph), trace)
+            self._plans[id(graph)] = (graph, CallPlan(graph_layout(updates, graph), trace, runs=updates.runs,
+                                                      counters=tuple(updates.counters))
                                       if updates.trains else None)
             trains = trains or updates.trains
         return trains
@@ -707,7 +771,8 @@ class StepCollector:
         returned = units[0].returned if len(units) == 1 else \
             {k: v for unit in units for k, v in unit.returned.items()}
         end = units[-1].end
-        self._closed.add(start, end, phase, None, name_values(losses, returned))
+        self._closed.add(start, end, phase, None, name_values(losses, returned),
+                         batches=units[0].batches if len(units) == 1 else 1)
         self._last_end, self._last_phase, self._activity = end, phase, None
         if self._pattern is None:
             self._pattern = {unit.key for unit in units}
@@ -724,7 +789,7 @@ class StepCollector:
         closed, self._closed = self._closed, ClosedSteps()
         ring: Any = None
         add, retraced_between = self.recorder.add, self.traces.retraced_between
-        for start, end, phase, plan, values, call_number in closed:
+        for start, end, phase, plan, values, call_number, batches in closed:
             if ring is None and self._values is not None and (
                     plan.ring if plan is not None else any(isinstance(v, RingValue) for v in values.values())):
                 ring = self._values.read_ring()
@@ -732,7 +797,8 @@ class StepCollector:
                 {name: number(value, ring) for name, value in values.items()}
             traced = end.traces > start.traces
             add(time_s=end.at - start.at, source="autolog", values=numbers, phase=phase, traced=traced,
-                retraced=traced and retraced_between(start.traces, end.traces))
+                retraced=traced and retraced_between(start.traces, end.traces),
+                batches_per_call=batches if batches.__class__ is int else batches_of(batches))
         self._flushed_at = time.perf_counter()
 
     def close_open_step(self) -> None:

@@ -65,6 +65,20 @@ class DirectValue:
 
 
 @dataclass(frozen=True)
+class DirectCount:
+    """How often a direct column was written during one call (the iterations of the loop that writes it),
+    from the snapshots after this call and after the same trace's previous one."""
+
+    snapshot: Any
+    slot: int
+    before: Any = None
+
+    def resolve(self) -> int:
+        after = float(self.snapshot.numpy()[DIRECT_WRITES, self.slot])
+        return int(after - (float(self.before.numpy()[DIRECT_WRITES, self.slot]) if self.before is not None else 0.0))
+
+
+@dataclass(frozen=True)
 class Written:
     """Where one loss of a trace went: its column, and whether in the ring (else in the direct row)."""
 
@@ -83,7 +97,7 @@ class GraphValues:
         self.calls = 0  # the host's count of calls that took a ring row: the counter's value, mirrored
         self._traces: dict[int, tuple[Any, int]] = {}  # id(graph) -> (graph, its trace number)
         self._ring_columns: dict[int, int] = {}  # id(graph) -> ring columns that trace has taken
-        self._direct: dict[tuple[int, int], int] = {}  # (id(graph), ordinal) -> direct column
+        self._direct: dict[tuple[int, Any], int] = {}  # (id(graph), ordinal or counter) -> direct column
         self._row: Any = None  # the ring row of the graph being traced (a tensor of that graph)
         self._row_graph: Any = None
 
@@ -93,6 +107,20 @@ class GraphValues:
         if known is None or known[0] is not graph:
             known = self._traces[id(graph)] = (graph, len(self._traces) + 1)
         return known[1]
+
+    def _direct_slot(self, graph: Any, key: Any) -> int | None:
+        slot = self._direct.get((id(graph), key))
+        if slot is None and len(self._direct) < VALUE_SLOTS:
+            slot = self._direct[(id(graph), key)] = len(self._direct)
+        return slot
+
+    def count(self, *, graph: Any, key: Any) -> int | None:
+        """At trace time, inside a loop body of the trace of the outermost graph `graph`: add the op counting
+        that body's iterations in a direct column of its own; the column, or None."""
+        slot = self._direct_slot(graph, ("count", key))
+        if slot is not None:
+            self.variable.scatter_nd_add([[DIRECT_WRITES, slot]], [1.0])
+        return slot
 
     def write(self, targets: list[Any], *, graph: Any, ordinals: list[int]) -> list[Written | None]:
         """At trace time: add the ops writing `targets` (the `ordinals`-th losses of the trace of the outermost
@@ -112,13 +140,10 @@ class GraphValues:
                 written.append(None)
                 continue
             if isinstance(getattr(value.graph, "outer_graph", None), FuncGraph):  # a nested function, a loop
-                key = (id(graph), ordinal)
-                slot = self._direct.get(key)
+                slot = self._direct_slot(graph, ordinal)
                 if slot is None:
-                    if len(self._direct) >= VALUE_SLOTS:
-                        written.append(None)
-                        continue
-                    slot = self._direct[key] = len(self._direct)
+                    written.append(None)
+                    continue
                 self.variable.scatter_nd_update([[DIRECT, slot]], tf.reshape(value, [1]))
                 self.variable.scatter_nd_add([[DIRECT_WRITES, slot]], [1.0])
                 written.append(Written(slot, ring=False))

@@ -8,6 +8,8 @@
 | `keras.Model.fit`                                   | a fit call: eagerrun's callback is added to it             |
 | `tf.function`'s `Function.__call__`                 | the outermost call of a tf.function (a step, if it trains) |
 | `ConcreteFunction._call_flat`                       | which of a tf.function's traced graphs that call ran       |
+| `tf.distribute.Strategy.run`                        | a batch of the call now running (counted in its graph when |
+|                                                     | traced into a loop: a whole epoch in one tf.function)      |
 | `tf.GradientTape.__enter__`                         | where a step without tf.function starts                    |
 | `tf.GradientTape.gradient`                          | a training target (the loss) and the gradients it gave     |
 | Keras `BaseOptimizer.apply`                         | an optimizer update                                        |
@@ -213,13 +215,15 @@ def _step_hooks(steps: StepCollector, owner: int) -> Iterator[None]:
     original_enter = tf.GradientTape.__enter__
     original_gradient = tf.GradientTape.gradient
     original_apply = BaseOptimizer.apply
-    function_failed, tape_entered, gradient_taken, replica_gradient_taken, optimizer_applied = (
+    from tensorflow.python.distribute import distribute_lib
+
+    original_strategy_run = distribute_lib.StrategyBase.run
+    function_failed, tape_entered, gradient_taken, replica_gradient_taken, optimizer_applied, strategy_ran = (
         _never_breaks_the_script(steps, event) for event in (
             steps.function_failed, steps.tape_entered, steps.gradient_taken, steps.replica_gradient_taken,
-            steps.optimizer_applied))
+            steps.optimizer_applied, steps.strategy_ran))
     fit_signature = inspect.signature(original_fit)
     gradient_signature = inspect.signature(original_gradient)
-    from tensorflow.python.distribute import distribute_lib
     from tensorflow.python.distribute.mirrored_run import _MirroredReplicaThread
     from tensorflow.python.eager.context import executing_eagerly
     from tensorflow.python.eager.polymorphic_function.eager_function_run import functions_run_eagerly
@@ -270,6 +274,12 @@ def _step_hooks(steps: StepCollector, owner: int) -> Iterator[None]:
             steps.graph_ran(concrete.graph)  # the last graph run in the call is the function's own
         return original_call_flat(concrete, *args, **kwargs)
 
+    @functools.wraps(original_strategy_run)
+    def strategy_run(*args: Any, **kwargs: Any) -> Any:
+        if steps.depth and not steps.in_fit and get_ident() == owner:
+            strategy_ran()
+        return original_strategy_run(*args, **kwargs)
+
     @functools.wraps(original_enter)
     def tape_enter(tape: Any) -> Any:
         if not steps.in_fit and get_ident() == owner:
@@ -312,6 +322,7 @@ def _step_hooks(steps: StepCollector, owner: int) -> Iterator[None]:
         stack.enter_context(_patched(keras.Model, "fit", fit))
         stack.enter_context(_patched(Function, "__call__", call))
         stack.enter_context(_patched(ConcreteFunction, "_call_flat", call_flat))
+        stack.enter_context(_patched(distribute_lib.StrategyBase, "run", strategy_run))
         stack.enter_context(_patched(tf.GradientTape, "__enter__", tape_enter))
         stack.enter_context(_patched(tf.GradientTape, "gradient", gradient))
         stack.enter_context(_patched(BaseOptimizer, "apply", apply))

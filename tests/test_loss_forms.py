@@ -16,13 +16,11 @@ import pytest
 from tests.conftest import run_eagerrun, run_in_process
 
 SPEC = """
-    import sys
-
     import keras
     import numpy as np
     import tensorflow as tf
 
-    FORM = sys.argv[1]
+    FORM = "{form}"  # a --train spec takes no arguments: each form is a script of its own
 
 
     def per_example(y_true, y_pred):
@@ -68,12 +66,12 @@ def losses_of(path: Path) -> list[float]:
 @pytest.mark.parametrize("form", FORMS)
 def test_mirrored_gives_the_default_strategys_losses(write_script, tmp_path: Path, form: str) -> None:
     """8 steps under --strategy mirrored --cpu-replicas 2 equal the default strategy's, step for step."""
-    script = write_script("spec.py", SPEC)
+    script = write_script("spec.py", SPEC.replace("{form}", form))
     default, mirrored = tmp_path / "default.jsonl", tmp_path / "mirrored.jsonl"
-    done = run_in_process("--graph", "--train", "--metrics-out", str(default), str(script), form)
+    done = run_in_process("--graph", "--train", "--metrics-out", str(default), str(script))
     assert done.returncode == 0, done.stderr
     done = run_eagerrun("--graph", "--train", "--strategy", "mirrored", "--cpu-replicas", "2", "--metrics-out",
-                        str(mirrored), str(script), form)
+                        str(mirrored), str(script))
     assert done.returncode == 0, done.stderr
     expected, actual = losses_of(default), losses_of(mirrored)
     assert len(expected) == len(actual) == 8
@@ -85,11 +83,10 @@ def test_a_two_worker_launch_gives_the_default_strategys_losses(write_script, tm
     """The same over two worker processes (MultiWorkerMirroredStrategy, one replica each), for a Keras Loss
     with its own reduction, the form Keras itself rescales under a strategy (a compiled model's loss is one
     too, and passed the same way; left out for the suite's time)."""
-    script = write_script("spec.py", SPEC)
+    script = write_script("spec.py", SPEC.replace("{form}", form))
     default, workers = tmp_path / "default.jsonl", tmp_path / "workers.jsonl"
-    assert run_in_process("--graph", "--train", "--metrics-out", str(default), str(script), form).returncode == 0
-    done = run_eagerrun("launch", "--workers", "2", "--graph", "--train", "--metrics-out", str(workers), str(script),
-                        form)
+    assert run_in_process("--graph", "--train", "--metrics-out", str(default), str(script)).returncode == 0
+    done = run_eagerrun("launch", "--workers", "2", "--graph", "--train", "--metrics-out", str(workers), str(script))
     assert done.returncode == 0, done.stderr
     expected, actual = losses_of(default), losses_of(workers)
     assert len(expected) == len(actual) == 8

@@ -75,6 +75,7 @@ def test_a_loop_that_ran_no_iteration_has_no_loss(mode, tmp_path):
     _, records, printed = run(mode, "loop_in_function.py", tmp_path)
     assert [line["loss"] is None for line in printed] == [False, False, True, False, True, False]
     assert_values_are_the_steps_own(records, printed)
+    assert [r.get("batches_per_call", 1) for r in records] == [2, 1, 1, 3, 1, 1]  # counted as the loop ran
 
 
 @pytest.mark.parametrize(("mode", "replicas", "shape"), [
@@ -86,6 +87,7 @@ def test_strategy_run_loops_record_one_step_per_call_with_the_reduced_loss(mode,
     _, records, printed = run(mode, "strategy_loop.py", tmp_path, replicas, shape, subprocess_only=True)
     assert len(printed) == (2 if shape == "epoch" else 8)
     assert_values_are_the_steps_own(records, printed)
+    assert [r.get("batches_per_call", 1) for r in records] == [4 if shape == "epoch" else 1] * len(printed)
 
 
 def test_eager_runs_a_tf_function_called_inside_dataset_map(tmp_path):
