@@ -407,6 +407,8 @@ class StepCollector:
         self._values: GraphValues | None = None  # graph mode: made at the first training call
         self._values_made = eager
         self.failed_in: str | None = None  # the tf.function whose call raised last
+        self._not_steps: dict[int, tuple[Any, int]] = {}  # outermost calls that did not train: (function, calls)
+        self._gradients_over_tensors = 0  # gradient calls over tensors, not variables (a penalty, a saliency map)
         self.writes_at_trace_end = False  # hooks.py calls function_traced at the end of each trace
 
     def _make_graph_values(self) -> None:
@@ -543,7 +545,10 @@ class StepCollector:
             self._values.calls = int(self._values.counter.numpy())
 
     def gradient_taken(self, target: Any, sources: Any, gradients: Any) -> None:
-        if self.explicit or not self.autolog or not over_variables(sources):
+        if self.explicit or not self.autolog:
+            return
+        if not over_variables(sources):
+            self._gradients_over_tensors += 1
             return
         import tensorflow as tf
 
@@ -667,11 +672,10 @@ class StepCollector:
         trains = self._plan_traces(traced) or (call is not None and call.trains)
         if trains and info is None:
             info = self._functions[id(function)] = FunctionSteps(key=("function", id(function)))
-        if info is None:
+        if info is None or not (info.trains or trains):
+            self._not_steps[id(function)] = (function, self._not_steps.get(id(function), (None, 0))[1] + 1)
             return
-        info.trains = info.trains or trains
-        if not info.trains:
-            return
+        info.trains = True
         plan: CallPlan | None = None
         if ran is not None:  # graph mode: read through the plan of the graph that ran
             entry = self._plans.get(id(ran))
@@ -723,6 +727,22 @@ class StepCollector:
                                       if updates.trains else None)
             trains = trains or updates.trains
         return trains
+
+    def calls_not_steps(self) -> list[str]:
+        """What the script did that eagerrun saw but did not count as a step, and why: for the line that
+        says no step was recorded."""
+        from eagerrun.tracing import function_identity
+
+        seen = []
+        for function, calls in self._not_steps.values():
+            _, file, line = function_identity(getattr(function, "python_function", function))
+            where = f" ({os.path.basename(file)}:{line})" if file else ""
+            seen.append(f"{getattr(function, '__name__', 'a tf.function')}{where} called {plural(calls, 'time')}, "
+                        "without a gradient over variables or an optimizer update inside")
+        if self._gradients_over_tensors:
+            seen.append(f"GradientTape.gradient called {plural(self._gradients_over_tensors, 'time')} over "
+                        "tensors, not variables (no training update)")
+        return seen
 
     # -- 3. custom loops: units and steps ------------------------------------------------------------------
 
@@ -843,6 +863,10 @@ class StepCollector:
             name = next((key for key, value in frame.f_locals.items() if value is target), None)
             known = self._names[site] = (site, name)
         return known
+
+
+def plural(count: int, noun: str) -> str:
+    return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
 def eager_call_losses(call: Updates | None, result: Any) -> list[Loss]:

@@ -606,14 +606,17 @@ def numerics(found: NumericsReport, *, verbose: bool) -> None:
         stderr.print(Text("  TensorFlow's full report: run again with -v", style="dim"))
 
 
-def no_steps(*, autolog: bool, legacy_keras: bool) -> None:
-    """A run that recorded no step says so, what was looked for, and how to get a table anyway."""
+def no_steps(*, autolog: bool, legacy_keras: bool, seen: list[str] = ()) -> None:
+    """A run that recorded no step says so, what was looked for, what was seen and why it was not a step,
+    and how to get a table anyway."""
     looked = ("Keras fit, Keras optimizer updates, GradientTape.gradient over variables and "
               "eagerrun.log_step()") if autolog else "eagerrun.log_step() (--no-autolog)"
     legacy = " tf_keras (legacy Keras) optimizers and tf.compat.v1 training are not hooked." if legacy_keras else ""
     stderr.print(Text.assemble(("eagerrun: ", "bold"),
                                f"no training steps were recorded (looked for {looked}).{legacy} Call "
                                "eagerrun.log_step(loss) once a step to get a table."), soft_wrap=True)
+    for line in seen:
+        stderr.print(Text(f"  seen, not a step: {line}"), soft_wrap=True)
 
 
 @contextlib.contextmanager

@@ -232,7 +232,8 @@ def show_outcome(config: RunConfig, outcome: loader.ScriptOutcome, recorder: Rec
         report.steps_summary(summarize(recorder.records), mode=config.mode.mode, wall_s=wall_s,
                              records=recorder.records)
     elif steps is not None and outcome.exit_code == 0:  # a script that failed has its own error to read
-        report.no_steps(autolog=config.autolog, legacy_keras="tf_keras" in sys.modules)
+        report.no_steps(autolog=config.autolog, legacy_keras="tf_keras" in sys.modules,
+                        seen=steps.calls_not_steps() if config.autolog else [])
     if traces is not None:
         report.retraces(traces.retraced_functions())
     report.run_summary(mode=config.mode.mode, source=config.mode.source, target=config.target.display,
