@@ -115,3 +115,31 @@ def test_hooks_take_every_argument_form_python_takes(tmp_path):
     assert "CallbackList" in result.stderr
     loop = [r for r in records if r["source"] == "autolog"]
     assert_values_are_the_steps_own(loop, printed[1:])
+
+
+def test_a_loop_eagerrun_cannot_see_is_named_with_why(write_script):
+    """No step recorded: the line says which calls were seen and why none was a step."""
+    from tests.conftest import run_in_process
+
+    script = write_script("inference.py", """
+        import tensorflow as tf
+
+        v = tf.Variable(1.0)
+
+        @tf.function
+        def predict(x):
+            return x * v
+
+        for _ in range(3):
+            predict(tf.constant(1.0))
+        x = tf.constant(2.0)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            y = x * x
+        tape.gradient(y, x)
+        """)
+    result = run_in_process("--graph", str(script))
+    assert result.returncode == 0, result.stderr
+    assert "no training steps were recorded" in result.stderr
+    assert "predict (inference.py:6) called 3 times, without a gradient over variables" in result.stderr
+    assert "GradientTape.gradient called 1 time over tensors" in result.stderr
