@@ -17,7 +17,8 @@ index).
 As published: `Linear`, `ActivityRegularization`, `SparseMLP`, `Sampling`, `Encoder`, `Decoder`,
 `VariationalAutoEncoder`, `CustomModel`, the loop bodies, `train_on_batch`, `training_step`, their losses
 and optimizers (SparseCategoricalCrossentropy(from_logits=True), SGD(1e-3), Adam(1e-3), MeanSquaredError)
-and the loops' logging prints.
+and the loops' logging prints (each with its `float(loss)` or `accuracy.result()`), which go to stderr
+here (the values they print may differ between runs, and the corpus compares stdout between runs).
 
 Adapted: MNIST replaced by 48 synthetic rows of 64 features (8x8 "digits", float32 in [0, 1]) with labels
 from 10 classes (numpy, seeded), in shuffled batches of 16 (3 an epoch; the guide: 64, and 32 for the VAE);
@@ -102,7 +103,7 @@ for step, (x, y) in enumerate(dataset):
     optimizer.apply_gradients(zip(gradients, linear_layer.trainable_weights))
 
     if step % 100 == 0:
-        print("Step:", step, "Loss:", float(loss))
+        print("Step:", step, "Loss:", float(loss), file=sys.stderr)
 
 
 # 2. Tracking losses created by layers.
@@ -155,7 +156,7 @@ for step, (x, y) in enumerate(dataset):
     optimizer.apply_gradients(zip(gradients, mlp.trainable_weights))
 
     if step % 100 == 0:
-        print("Step:", step, "Loss:", float(loss))
+        print("Step:", step, "Loss:", float(loss), file=sys.stderr)
 
 # 3. Keeping track of training metrics.
 accuracy = keras.metrics.SparseCategoricalAccuracy()
@@ -183,8 +184,8 @@ for epoch in range(2):
         optimizer.apply_gradients(zip(gradients, model.trainable_weights))
 
         if step % 200 == 0:
-            print("Epoch:", epoch, "Step:", step)
-            print("Total running accuracy so far: %.3f" % accuracy.result())
+            print("Epoch:", epoch, "Step:", step, file=sys.stderr)
+            print("Total running accuracy so far: %.3f" % accuracy.result(), file=sys.stderr)
 
     accuracy.reset_state()
 
@@ -216,7 +217,7 @@ dataset = make_dataset()
 for step, (x, y) in enumerate(dataset):
     loss = train_on_batch(x, y)
     if step % 100 == 0:
-        print("Step:", step, "Loss:", float(loss))
+        print("Step:", step, "Loss:", float(loss), file=sys.stderr)
 
 
 # 5. A Model subclass with its own train_step, optimizer and trackers, trained with fit.
@@ -339,7 +340,7 @@ for step, x in enumerate(dataset):
     loss = training_step(x)
     losses.append(float(loss))
     if step % 100 == 0:
-        print("Step:", step, "Loss:", sum(losses) / len(losses))
+        print("Step:", step, "Loss:", sum(losses) / len(losses), file=sys.stderr)
 
     if step >= 2:
         break

@@ -17,7 +17,8 @@ SparseCategoricalCrossentropy(from_logits=True), the shuffled-and-batched train 
 validation dataset carved from the end of the training arrays, the bodies of the four loops, both
 `train_step`s and `test_step`, the discriminator/generator pair, BinaryCrossentropy(from_logits=True),
 Adam(0.0003) and Adam(0.0004), and the loops' own logging prints (each does a `float(loss_value)` on step
-0).
+0), which go to stderr here (their values and the "Time taken" line are not the same from run to run, and
+the corpus compares stdout between runs).
 
 Adapted: MNIST replaced by 96 synthetic 64-feature rows (8x8 "digits") with labels from 10 classes, the
 last 24 for validation, so 72 training rows in batches of 32 (32, 32, 8) (numpy, seeded); the GAN on 48
@@ -76,7 +77,7 @@ val_dataset = val_dataset.batch(batch_size)
 # 1. An eager loop.
 epochs = 2
 for epoch in range(epochs):
-    print(f"\nStart of epoch {epoch}")
+    print(f"\nStart of epoch {epoch}", file=sys.stderr)
 
     for step, (x_batch_train, y_batch_train) in enumerate(train_dataset):
         with tf.GradientTape() as tape:
@@ -88,8 +89,8 @@ for epoch in range(epochs):
         optimizer.apply(grads, model.trainable_weights)
 
         if step % 100 == 0:
-            print(f"Training loss (for 1 batch) at step {step}: {float(loss_value):.4f}")
-            print(f"Seen so far: {(step + 1) * batch_size} samples")
+            print(f"Training loss (for 1 batch) at step {step}: {float(loss_value):.4f}", file=sys.stderr)
+            print(f"Seen so far: {(step + 1) * batch_size} samples", file=sys.stderr)
 
 # 2. An eager loop with a metric and a validation loop.
 model = get_model()
@@ -101,7 +102,7 @@ val_acc_metric = keras.metrics.SparseCategoricalAccuracy()
 
 epochs = 2
 for epoch in range(epochs):
-    print(f"\nStart of epoch {epoch}")
+    print(f"\nStart of epoch {epoch}", file=sys.stderr)
     start_time = time.time()
 
     for step, (x_batch_train, y_batch_train) in enumerate(train_dataset):
@@ -115,11 +116,11 @@ for epoch in range(epochs):
         train_acc_metric.update_state(y_batch_train, logits)
 
         if step % 100 == 0:
-            print(f"Training loss (for 1 batch) at step {step}: {float(loss_value):.4f}")
-            print(f"Seen so far: {(step + 1) * batch_size} samples")
+            print(f"Training loss (for 1 batch) at step {step}: {float(loss_value):.4f}", file=sys.stderr)
+            print(f"Seen so far: {(step + 1) * batch_size} samples", file=sys.stderr)
 
     train_acc = train_acc_metric.result()
-    print(f"Training acc over epoch: {float(train_acc):.4f}")
+    print(f"Training acc over epoch: {float(train_acc):.4f}", file=sys.stderr)
 
     train_acc_metric.reset_state()
 
@@ -128,8 +129,8 @@ for epoch in range(epochs):
         val_acc_metric.update_state(y_batch_val, val_logits)
     val_acc = val_acc_metric.result()
     val_acc_metric.reset_state()
-    print(f"Validation acc: {float(val_acc):.4f}")
-    print(f"Time taken: {time.time() - start_time:.2f}s")
+    print(f"Validation acc: {float(val_acc):.4f}", file=sys.stderr)
+    print(f"Time taken: {time.time() - start_time:.2f}s", file=sys.stderr)
 
 
 # 3. The same loop with a tf.function train_step and test_step.
@@ -153,18 +154,18 @@ def test_step(x, y):
 
 epochs = 2
 for epoch in range(epochs):
-    print(f"\nStart of epoch {epoch}")
+    print(f"\nStart of epoch {epoch}", file=sys.stderr)
     start_time = time.time()
 
     for step, (x_batch_train, y_batch_train) in enumerate(train_dataset):
         loss_value = train_step(x_batch_train, y_batch_train)
 
         if step % 100 == 0:
-            print(f"Training loss (for 1 batch) at step {step}: {float(loss_value):.4f}")
-            print(f"Seen so far: {(step + 1) * batch_size} samples")
+            print(f"Training loss (for 1 batch) at step {step}: {float(loss_value):.4f}", file=sys.stderr)
+            print(f"Seen so far: {(step + 1) * batch_size} samples", file=sys.stderr)
 
     train_acc = train_acc_metric.result()
-    print(f"Training acc over epoch: {float(train_acc):.4f}")
+    print(f"Training acc over epoch: {float(train_acc):.4f}", file=sys.stderr)
 
     train_acc_metric.reset_state()
 
@@ -173,8 +174,8 @@ for epoch in range(epochs):
 
     val_acc = val_acc_metric.result()
     val_acc_metric.reset_state()
-    print(f"Validation acc: {float(val_acc):.4f}")
-    print(f"Time taken: {time.time() - start_time:.2f}s")
+    print(f"Validation acc: {float(val_acc):.4f}", file=sys.stderr)
+    print(f"Time taken: {time.time() - start_time:.2f}s", file=sys.stderr)
 
 # 4. The end-to-end GAN.
 discriminator = keras.Sequential(
@@ -248,14 +249,14 @@ dataset = dataset.shuffle(buffer_size=1024).batch(batch_size)
 epochs = 1
 
 for epoch in range(epochs):
-    print(f"\nStart epoch {epoch}")
+    print(f"\nStart epoch {epoch}", file=sys.stderr)
 
     for step, real_images in enumerate(dataset):
         d_loss, g_loss, generated_images = train_step(real_images)
 
         if step % 100 == 0:
-            print(f"discriminator loss at step {step}: {d_loss:.2f}")
-            print(f"adversarial loss at step {step}: {g_loss:.2f}")
+            print(f"discriminator loss at step {step}: {d_loss:.2f}", file=sys.stderr)
+            print(f"adversarial loss at step {step}: {g_loss:.2f}", file=sys.stderr)
 
         if step > 2:
             break
