@@ -13,6 +13,7 @@ import argparse
 import datetime
 import json
 import platform
+import subprocess
 import sys
 import tempfile
 import time
@@ -33,6 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, metavar="PATH", help="write every cell, with its problems, here")
     parser.add_argument("--jobs", type=int, default=2, help="processes at once (default 2)")
     parser.add_argument("--timeout", type=float, default=TIMEOUT_S, help="seconds per process (compare: twice)")
+    parser.add_argument("--keep", type=Path, metavar="DIR",
+                        help="run in DIR/<script>/<column> and keep each run's files (metrics, stdout, stderr)")
     options = parser.parse_args(argv)
     try:
         chosen = scripts(options.only, fast=options.fast)
@@ -42,7 +45,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("no script to run")
     started = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="eagerrun-corpus-") as tmp:
-        results = run_all(chosen, Path(tmp), fast=options.fast, jobs=options.jobs, timeout=options.timeout)
+        folder = options.keep.resolve() if options.keep else Path(tmp)
+        results = run_all(chosen, folder, fast=options.fast, jobs=options.jobs, timeout=options.timeout,
+                          keep=options.keep is not None)
     wall = time.monotonic() - started
     show(results, wall)
     if options.json:
@@ -54,7 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if all(cell.ok for cells in results.values() for cell in cells.values()) else 1
 
 
-def run_all(chosen: list[Path], tmp: Path, *, fast: bool, jobs: int, timeout: float) -> dict[str, dict[str, Cell]]:
+def run_all(chosen: list[Path], tmp: Path, *, fast: bool, jobs: int, timeout: float,
+            keep: bool = False) -> dict[str, dict[str, Cell]]:
     """Every process of every script through one pool (each its own temp folder as cwd), then the cells."""
     futures: dict[str, dict[str, Future[Run]]] = {}
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
@@ -70,6 +76,10 @@ def run_all(chosen: list[Path], tmp: Path, *, fast: bool, jobs: int, timeout: fl
         results = {}
         for name, runs in futures.items():
             done = {column: future.result() for column, future in runs.items()}
+            if keep:
+                for column, run in done.items():
+                    (tmp / name / column / "stdout.txt").write_text(run.stdout)
+                    (tmp / name / column / "stderr.txt").write_text(run.stderr)
             cells = {"python": check_python(done["python"]),
                      "graph": check_run("graph", done["python"], done["graph"]),
                      "eager": check_run("eager", done["python"], done["eager"]),
@@ -105,13 +115,20 @@ def markdown(results: dict[str, dict[str, Cell]], wall: float) -> str:
         return text.replace("|", "\\|")
 
     import eagerrun
-    import tensorflow as tf  # noqa: F401 - the version the table was made with
+    import tensorflow as tf  # the version the table was made with
 
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", "-C", str(CORPUS), *args], capture_output=True, text=True)
+        return done.stdout.strip()
+
+    source = Path(eagerrun.__file__).resolve().parent
+    dirty = " + uncommitted changes" if source == CORPUS.parent.parent / "eagerrun" and git(
+        "status", "--porcelain", "--", str(source)) else ""
     lines = ["# Corpus results", "",
-             f"`python -m tests.corpus` on {datetime.datetime.now().isoformat(timespec='seconds')} "
-             f"(eagerrun {eagerrun.__version__}, TensorFlow {tf.__version__}, Python {platform.python_version()}, "
-             f"{wall:.0f} s). Each cell is `✓` or the first thing that was wrong; every problem is listed "
-             "below.",
+             f"`python -m tests.corpus` on {datetime.datetime.now().isoformat(timespec='seconds')}: eagerrun "
+             f"{eagerrun.__version__} from `{source}` (repository at {git('rev-parse', '--short', 'HEAD')}{dirty}), "
+             f"TensorFlow {tf.__version__}, Python {platform.python_version()}, {wall:.0f} s. Each cell is `✓` "
+             "or the first thing that was wrong; every problem is listed below.",
              "", "| script | " + " | ".join(COLUMNS) + " |", "|---|" + "---|" * len(COLUMNS)]
     for name, cells in results.items():
         lines.append(f"| {name} | " + " | ".join(escape(cell.text) for cell in cells.values()) + " |")

@@ -6,11 +6,12 @@ itself, named as eagerrun should name them:
     ORACLE <name> <value> [<name> <value> ...]
 
 and, once, `ORACLE_STEPS_PER_CALL <k>` where one outermost call runs k batches. What each step is (README
-"What a step is"): a custom-loop call is one step whatever it runs (a whole epoch in one tf.function too); a
-Keras `fit` call of `steps_per_execution=K` is K steps (`batches_per_call: K`), each carrying that call's
-values. So the records of a run are read as calls: a record with `batches_per_call: b` opens a call of b
-records (all b carry the same values), any other record is a call of its own; each call must match one
-ORACLE line, in order, and under fit every call but the last must have b == k.
+"What a step is"): a custom-loop call is one step whatever it runs (a whole epoch in one tf.function too:
+one record, `batches_per_call: k`); a Keras `fit` call of `steps_per_execution=K` is K steps, each
+carrying that call's values and `batches_per_call: K`. So the records of a run are read as calls: a fit
+record with `batches_per_call: b` opens a call of b records, any other record is a call of its own; each
+call must match one ORACLE line, in order, and every call (under fit: but an epoch's last, which may run
+fewer batches) must say `batches_per_call` k (1 where the script declares no k).
 
 Each cell is computed by a small function over processes already run (`check_python`, `check_run`,
 `check_compare`); `run_python`, `run_mode` and `run_compare` run the processes.
@@ -208,11 +209,16 @@ def check_stdout(reference: Oracle, actual: Oracle, *, values: bool) -> list[str
     return problems
 
 
+def batches(record: dict[str, Any]) -> int:
+    return max(1, int(record.get("batches_per_call") or 1))
+
+
 def calls_of(records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    """The records grouped by outermost call: `batches_per_call: b` opens a group of b records."""
+    """The records grouped by outermost call: a fit record with `batches_per_call: b` opens a group of b
+    records (Keras' K batches of one call, each a step); any other record is one call."""
     calls, index = [], 0
     while index < len(records):
-        size = max(1, int(records[index].get("batches_per_call") or 1))
+        size = batches(records[index]) if records[index].get("source") == "fit" else 1
         calls.append(records[index:index + size])
         index += size
     return calls
@@ -228,9 +234,14 @@ def check_records(oracle: Oracle, records: list[dict[str, Any]]) -> tuple[list[s
     if len(calls) != len(oracle.lines):
         steps = f"{len(records)} steps" + (f" in {len(calls)} calls" if len(calls) != len(records) else "")
         problems.append(f"{steps}, {len(oracle.lines)} ORACLE lines")
-    for number, call in enumerate(calls[:-1], 1):
-        if call[0].get("source") == "fit" and len(call) != k:
-            problems.append(f"call {number}: {len(call)} batches in one call, ORACLE_STEPS_PER_CALL {k}")
+    for number, call in enumerate(calls, 1):
+        fit = call[0].get("source") == "fit"
+        ends_epoch = number == len(calls) or calls[number][0].get("epoch") != call[0].get("epoch")
+        if fit and ends_epoch and len(call) == batches(call[0]) <= k:
+            continue  # an epoch's last fit call may run fewer batches
+        if batches(call[0]) != k or (fit and len(call) != k):
+            problems.append(f"step {call[0].get('step')}: batches_per_call {batches(call[0])}"
+                            + (f" over {len(call)} steps" if fit else "") + f", ORACLE_STEPS_PER_CALL {k}")
             break
     missing = 0
     wrong: dict[str, list[str]] = {}  # name -> the problems with it, the first shown

@@ -11,7 +11,9 @@ losses, four Adam(2e-4, beta_1=0.5) optimizers, the checkpoint manager, and the 
 train_step(real_x, real_y)` with one persistent tape, four `gradient` calls and four `apply_gradients`,
 returning nothing, called over `tf.data.Dataset.zip((train_horses, train_zebras))`.
 
-Adapted: horse2zebra (tensorflow_datasets) replaced by 3 synthetic 36x36 uint8 "horses" and 3 "zebras" with
+Adapted: `tf.config.experimental.enable_op_determinism()` after seeding (without it the random ops in the
+parallel `map` draw in thread order, so two python runs differ);
+horse2zebra (tensorflow_datasets) replaced by 3 synthetic 36x36 uint8 "horses" and 3 "zebras" with
 labels, and one 32x32 test image each (numpy default_rng(0)); 32x32 crops (the resize to 286 becomes 36); 3
 downsamples and 2 upsamples in the generator (the U-Net stops at 4x4 instead of 1x1), filters 4 and 8 instead
 of 64..512, the discriminator's filters 4/8/8/8; 2 epochs instead of 10; `generate_images` computes the
@@ -29,6 +31,7 @@ import numpy as np
 import tensorflow as tf
 
 keras.utils.set_random_seed(0)
+tf.config.experimental.enable_op_determinism()  # random ops in a parallel map draw in a fixed order
 rng = np.random.default_rng(0)
 
 AUTOTUNE = tf.data.AUTOTUNE

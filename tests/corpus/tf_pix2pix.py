@@ -9,7 +9,9 @@ optimizers, the checkpoint object, the `@tf.function train_step(input_image, tar
 in one `with` and no return value, and `fit()` looping over
 `train_ds.repeat().take(steps).enumerate()`.
 
-Adapted: the facades JPEG files replaced by 4 train and 2 test synthetic side-by-side uint8 images of 32x64
+Adapted: `tf.config.experimental.enable_op_determinism()` after seeding (without it the random ops in the
+parallel `map` draw in thread order, so two python runs differ);
+the facades JPEG files replaced by 4 train and 2 test synthetic side-by-side uint8 images of 32x64
 (numpy default_rng(0)), so `load` takes the image tensor instead of reading and decoding a file; 32x32
 images (resized to 36 for the jitter instead of 286 for 256), so the generator has 5 downsamples and 4
 upsamples and every filter count is 4 or 8; `fit(..., steps=6)` instead of 40000; `generate_images`
@@ -28,6 +30,7 @@ import numpy as np
 import tensorflow as tf
 
 keras.utils.set_random_seed(0)
+tf.config.experimental.enable_op_determinism()  # random ops in a parallel map draw in a fixed order
 rng = np.random.default_rng(0)
 
 train_images = rng.integers(0, 256, size=(4, 32, 64, 3)).astype("uint8")
