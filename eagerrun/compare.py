@@ -13,10 +13,12 @@ import math
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from eagerrun import report
 from eagerrun.errors import EXIT_FAILURE, EagerrunError
 from eagerrun.loader import Target
 from eagerrun.records import RunReport, StepRecord, summarize
@@ -132,8 +134,32 @@ class Comparison:
         }
 
 
-def run_mode(options: CompareOptions, *, mode: str, xla: bool, folder: Path) -> ModeRun:
-    """One fresh eagerrun process in `mode`; its steps and report, read back from its files."""
+POLL_S = 0.2  # how often a run's metrics file is looked at for the status line
+
+
+class LineCount:
+    """The whole lines of a file that grows (a run's metrics file: one line a step), counted as it grows:
+    each look reads only what was added since the last."""
+
+    def __init__(self, path: Path) -> None:
+        self.path, self.read_to, self.lines = path, 0, 0
+
+    def count(self) -> int:
+        try:
+            with self.path.open("rb") as file:
+                file.seek(self.read_to)
+                added = file.read()
+        except OSError:  # not written yet
+            return self.lines
+        self.read_to += len(added)
+        self.lines += added.count(b"\n")
+        return self.lines
+
+
+def run_mode(options: CompareOptions, *, mode: str, xla: bool, folder: Path,
+             steps_so_far: Callable[[int], None] | None = None) -> ModeRun:
+    """One fresh eagerrun process in `mode`; its steps and report, read back from its files.
+    `steps_so_far` hears the count of steps in its metrics file as they come (every POLL_S)."""
     name = f"{mode}{'-xla' if xla else ''}"
     metrics, report_path = folder / f"{name}.jsonl", folder / f"{name}.json"
     command = [sys.executable, "-m", "eagerrun", "run", "--mode", mode, "--seed", str(options.seed),
@@ -149,7 +175,7 @@ def run_mode(options: CompareOptions, *, mode: str, xla: bool, folder: Path) -> 
     else:
         command.append(str(options.target.script))
     command += list(options.target.args)
-    finished = subprocess.run(command, capture_output=True, text=True)
+    finished = run_watched(command, LineCount(metrics), steps_so_far)
     records = [StepRecord.from_json(json.loads(line))
                for line in (metrics.read_text().splitlines() if metrics.exists() else []) if line]
     if options.steps is not None:
@@ -162,13 +188,40 @@ def run_mode(options: CompareOptions, *, mode: str, xla: bool, folder: Path) -> 
     return ModeRun(records=records, report=report, exit_code=finished.returncode, error=error)
 
 
+def run_watched(command: list[str], steps: LineCount,
+                steps_so_far: Callable[[int], None] | None) -> subprocess.CompletedProcess[str]:
+    """`subprocess.run(command, capture_output=True, text=True)`, telling `steps_so_far` the step count
+    while it runs. Its output is read all along (`communicate` resumes where a timeout left it), so a
+    chatty script never blocks on a full pipe; whatever ends the wait (Ctrl-C) ends the process too."""
+    if steps_so_far is None:
+        return subprocess.run(command, capture_output=True, text=True)
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
+        try:
+            while True:
+                try:
+                    stdout, stderr = process.communicate(timeout=POLL_S)
+                    break
+                except subprocess.TimeoutExpired:
+                    steps_so_far(steps.count())
+        except BaseException:
+            process.kill()
+            raise
+    return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
+
+
+RUNS = {"eager": ("eager", False), "graph": ("graph", False), "graph+xla": ("graph", True)}
+
+
 def compare(options: CompareOptions) -> Comparison:
-    with tempfile.TemporaryDirectory(prefix="eagerrun-compare-") as tmp:
-        folder = Path(tmp)
-        runs = {"eager": run_mode(options, mode="eager", xla=False, folder=folder),
-                "graph": run_mode(options, mode="graph", xla=False, folder=folder)}
-        if options.xla:
-            runs["graph+xla"] = run_mode(options, mode="graph", xla=True, folder=folder)
+    """Run each mode in turn (a status line on a terminal says which, and its steps so far), then compare."""
+    names = ["eager", "graph", *(["graph+xla"] if options.xla else [])]
+    runs: dict[str, ModeRun] = {}
+    with tempfile.TemporaryDirectory(prefix="eagerrun-compare-") as tmp, report.compare_status(names) as show:
+        for name in names:
+            mode, xla = RUNS[name]
+            show(name, None)
+            runs[name] = run_mode(options, mode=mode, xla=xla, folder=Path(tmp),
+                                  steps_so_far=lambda count, name=name: show(name, count))
     failures = {name: f"exit {run.exit_code}: {run.error}" for name, run in runs.items() if run.failed}
     if len(failures) == len(runs):
         raise EagerrunError("every run failed: " + "; ".join(f"{name} {why}" for name, why in failures.items()),

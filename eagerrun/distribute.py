@@ -286,6 +286,41 @@ def scope(strategy: Any) -> Iterator[None]:
             raise lost from None
 
 
+# TensorFlow's words, five times over, for each strategy.run called outside a tf.function (mirrored_run.py).
+# (MultiWorkerMirroredStrategy's class is CollectiveAllReduceStrategy.)
+_EAGER_OVERHEAD = re.compile(r"Using \w+ eagerly has significant overhead")
+
+
+@contextmanager
+def eager_overhead_said_once() -> Iterator[None]:
+    """Under --eager, every step's `strategy.run` is called outside a tf.function, and TensorFlow logs
+    "Using MirroredStrategy eagerly has significant overhead currently..." for the first five. For the run,
+    a filter on the `tensorflow` logger drops that message and says it once in eagerrun's words, as a note;
+    it is removed after the run."""
+    import logging
+
+    said = False
+
+    def say_once(record: logging.LogRecord) -> bool:
+        nonlocal said
+        if not _EAGER_OVERHEAD.match(record.getMessage()):
+            return True
+        if not said:
+            said = True
+            logging.getLogger("eagerrun").info(
+                "--eager runs each step of the strategy op by op on every replica, outside any tf.function "
+                "(TensorFlow: \"significant overhead\"): far slower than --graph, so these step times say "
+                "little about a graph run's")
+        return False
+
+    logger = logging.getLogger("tensorflow")
+    logger.addFilter(say_once)
+    try:
+        yield
+    finally:
+        logger.removeFilter(say_once)
+
+
 def build_under_scope(strategy: Any, spec: Any) -> None:
     """Build the model and then its optimizer inside the scope, before the first step.
 
@@ -309,7 +344,8 @@ def describe(strategy: Any) -> str:
 
     devices = ", ".join(short_device(d) for d in strategy.extended.worker_devices)
     kind = "multi-worker mirrored" if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy) else "mirrored"
-    return f"{kind} over {strategy.num_replicas_in_sync} replicas ({devices} here)"
+    replicas = strategy.num_replicas_in_sync
+    return f"{kind} over {replicas} replica{'' if replicas == 1 else 's'} ({devices} here)"
 
 
 def short_device(name: str) -> str:

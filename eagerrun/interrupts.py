@@ -17,6 +17,8 @@ from types import FrameType
 from eagerrun.errors import EXIT_SIGINT, EXIT_SIGTERM
 
 EXIT_CODES = {signal.SIGINT: EXIT_SIGINT, signal.SIGTERM: EXIT_SIGTERM}
+# What stopped a run, in the words of its report: "interrupted (Ctrl-C) after step 206 of 800".
+STOPPED_BY = {signal.SIGINT: "interrupted (Ctrl-C)", signal.SIGTERM: "stopped (SIGTERM)"}
 
 
 class Interrupted(KeyboardInterrupt):
@@ -25,6 +27,7 @@ class Interrupted(KeyboardInterrupt):
 
     def __init__(self, signum: int) -> None:
         super().__init__(signal.Signals(signum).name)
+        self.signum = signum
         self.exit_code = EXIT_CODES.get(signum, EXIT_SIGINT)
 
 
@@ -69,12 +72,27 @@ def steps_will_end() -> None:
         _current.steps_seen = True
 
 
+_exited_on: int | None = None
+
+
 def exit_on_signals() -> None:
     """Outside a run's own handlers (while Python, eagerrun and TensorFlow load, and while the report
     prints), SIGINT and SIGTERM end eagerrun at once with 130/143 (`SystemExit`, so nothing catches it as
-    an error and `finally` blocks run), never with a traceback, an "Aborted!" or death by the signal."""
-    for signum, code in EXIT_CODES.items():
-        signal.signal(signum, lambda received, frame, code=code: sys.exit(code))
+    an error and `finally` blocks run), never with a traceback, an "Aborted!" or death by the signal.
+    `exited_on` says which signal it was, for the line a Ctrl-C's `^C` was echoed on."""
+    for signum in EXIT_CODES:
+        signal.signal(signum, _exit_now)
+
+
+def _exit_now(signum: int, frame: FrameType | None) -> None:
+    global _exited_on
+    _exited_on = signum
+    sys.exit(EXIT_CODES[signum])
+
+
+def exited_on() -> int | None:
+    """The signal `exit_on_signals` is ending eagerrun for, if one came."""
+    return _exited_on
 
 
 @contextlib.contextmanager

@@ -207,8 +207,9 @@ def start_on_free_ports(group: WorkerGroup, command: list[str], count: int, logs
 
 
 def note_restarts(restarts: list[WorkerFailed], max_restarts: int) -> None:
-    """How many restarts the launch used and why, as its last note (before the error, where it failed)."""
-    if max_restarts:
+    """How many restarts the launch used and why, as its last note (before the error, where it failed);
+    nothing where none was needed."""
+    if max_restarts and restarts:
         causes = "".join(f"; {number}. {failed.cause}" for number, failed in enumerate(restarts, 1))
         log.info("%d restart%s of --max-restarts %d%s", len(restarts), "" if len(restarts) == 1 else "s",
                  max_restarts, causes)

@@ -16,10 +16,13 @@ import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from eagerrun.errors import EXIT_FAILURE, EXIT_USAGE, EagerrunError
 from eagerrun.startup_log import quiet_tensorflow_startup
+
+if TYPE_CHECKING:
+    from eagerrun.records import StepRecord
 
 Mode = Literal["eager", "graph"]
 ModeSource = Literal["flag", "env", "default"]
@@ -123,16 +126,26 @@ def stop_check_numerics() -> None:
     import_tensorflow().debugging.disable_check_numerics()
 
 
-def script_mode_guard(choice: ModeChoice, *, script_decides: bool) -> Callable[[bool], None] | None:
+def script_mode_guard(choice: ModeChoice, *, script_decides: bool,
+                      step_modes: StepModes | None = None) -> Callable[[bool], None]:
     """What a script's own `tf.config.run_functions_eagerly(...)` call does under eagerrun (hooks.py puts it
-    in place), or None when the script's call goes through, as under plain python.
+    in place of TensorFlow's).
 
     Tutorials often switch the mode in the script; with an explicit `--eager`/`--graph` (or EAGERRUN_MODE)
     the command line wins and eagerrun warns once per call site, naming its file:line. When the mode only
-    came from the default, or with `script_decides`, the script decides.
+    came from the default, or with `script_decides`, the script decides: its call goes through, as under
+    plain python, and `step_modes` (when given) learns the mode now in force and the line that chose it.
     """
+    tf_run_functions_eagerly = import_tensorflow().config.run_functions_eagerly
     if script_decides or choice.source == "default":
-        return None
+
+        def script_decides_mode(run_eagerly: bool) -> None:
+            tf_run_functions_eagerly(run_eagerly)
+            if step_modes is not None:
+                caller = sys._getframe(1)
+                step_modes.switched("eager" if run_eagerly else "graph", caller.f_code.co_filename, caller.f_lineno)
+
+        return script_decides_mode
     warned: set[tuple[str, int]] = set()
 
     def run_functions_eagerly(run_eagerly: bool) -> None:
@@ -149,6 +162,46 @@ def script_mode_guard(choice: ModeChoice, *, script_decides: bool) -> Callable[[
             )
 
     return run_functions_eagerly
+
+
+class StepModes:
+    """The mode the steps actually ran in, and who decided it, for the run's report.
+
+    The command line's choice holds until a script allowed to decide (`script_mode_guard`) switches it;
+    each step is then in the mode in force when it was recorded (the recorder stamps it on the record), and
+    the first step in each mode says who had decided that mode: "flag", "env", "default", or "the script,
+    train.py:12". A script that switches back after its steps (a tutorial resetting the mode at its end)
+    does not change what its steps ran in.
+    """
+
+    def __init__(self, choice: ModeChoice, *, on_switch: Callable[[Mode], None] | None = None) -> None:
+        self.mode: Mode = choice.mode
+        self.decided_by: str = choice.source
+        self.ran: dict[str, str] = {}  # each mode steps ran in -> who decided it, in the order they ran
+        self.on_switch = on_switch
+
+    def switched(self, mode: Mode, filename: str, line: int) -> None:
+        self.mode, self.decided_by = mode, f"the script, {short_path(filename)}:{line}"
+        if self.on_switch is not None:
+            self.on_switch(mode)
+
+    def step(self, record: StepRecord) -> None:
+        """A recorder listener: note the mode `record` ran in, and who decided it, at its first step."""
+        self.ran.setdefault(record.mode, self.decided_by)
+
+    def modes(self) -> list[tuple[str, str]]:
+        """(mode, who decided) for each mode the steps ran in, in order; without steps, the mode in force
+        at the end."""
+        return list(self.ran.items()) or [(self.mode, self.decided_by)]
+
+
+def short_path(filename: str) -> str:
+    """A file as a person at this shell would name it: relative to the working directory, when inside it."""
+    try:
+        relative = os.path.relpath(filename)
+    except ValueError:  # another drive (Windows)
+        return filename
+    return filename if relative.startswith(os.pardir) else relative
 
 
 def _describe_source(source: ModeSource) -> str:

@@ -8,10 +8,13 @@ Rich handles the rest: colour and live progress on a terminal, plain text in a p
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import logging
 import math
+import os
 import re
+import signal
 import textwrap
 import traceback
 from collections.abc import Callable, Iterable, Iterator
@@ -20,14 +23,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from rich.console import Console, ConsoleOptions, RenderResult
+from rich.live import Live
 from rich.measure import Measurement
+from rich.spinner import Spinner
 from rich.table import Table
 from rich.text import Text
 
+from eagerrun import interrupts
 from eagerrun.records import by_phase, higher_is_better, is_loss_name, value_key, value_name
 
 if TYPE_CHECKING:
     from eagerrun.compare import Comparison
+    from rich.progress import Task
+
     from eagerrun.records import Recorder, RunStats, StepRecord
     from eagerrun.numerics import NumericsReport
     from eagerrun.tracing import FunctionTraces
@@ -82,19 +90,43 @@ def exit_message(message: str) -> None:
     stderr.file.flush()
 
 
-def run_summary(*, mode: str, source: str, target: str, wall_s: float, exit_code: int,
-                strategy: str | None = None) -> None:
-    """The closing line of every run: what ran, in which mode and why, how long, how it ended."""
+def run_summary(*, modes: list[tuple[str, str]], target: str, wall_s: float, exit_code: int,
+                strategy: str | None = None, console: Console | None = None) -> None:
+    """The closing line of every run: what ran, in which mode the steps actually ran and who decided it
+    (`modes`: each mode with "flag", "env", "default" or "the script, train.py:12"), how long, how it
+    ended."""
+    console = console or stderr
     status = Text(str(exit_code), style="green" if exit_code == 0 else "bold red")
+    shown: list[tuple[str, str]] = []
+    for index, (mode, decided_by) in enumerate(modes):
+        if index:
+            shown.append((", then ", "dim"))
+        shown += [(mode, "bold cyan"), (f" ({decided_by})", "dim")]
     summary = Text.assemble(
         ("eagerrun ", "bold"),
-        ("│ mode ", "dim"), (mode, "bold cyan"), (f" ({source})", "dim"),
+        ("│ mode ", "dim"), *shown,
         *((("  │ strategy ", "dim"), strategy) if strategy else ()),
         ("  │ ", "dim"), target,
         ("  │ wall ", "dim"), f"{wall_s:.2f} s",
         ("  │ exit ", "dim"), status,
     )
-    stderr.print(summary, soft_wrap=True)
+    console.print(summary, soft_wrap=True)
+
+
+def modes_text(modes: list[tuple[str, str]]) -> str:
+    """The modes the steps ran in, as the summary names them: "eager", or "eager, then graph"."""
+    return ", then ".join(mode for mode, _ in modes)
+
+
+def plural(count: int, word: str) -> str:
+    """'1 step', '2 steps'."""
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def stopped_before_steps(signum: int) -> None:
+    """A signal that stopped the run before it recorded a step: said once, above the closing line."""
+    stderr.print(Text.assemble(("eagerrun: ", "bold"), f"{interrupts.STOPPED_BY[signum]} before any step was "
+                               "recorded"), soft_wrap=True)
 
 
 def check_report(report: dict[str, Any], *, agrees: bool, as_json: bool) -> None:
@@ -360,11 +392,13 @@ def stride(count: int, log_every: int | None) -> int:
 
 
 def step_table(records: list[StepRecord], *, log_every: int | None = None, metrics_out: Path | None = None,
-               console: Console = stderr) -> None:
+               stopped_by: int | None = None, planned: int | None = None, console: Console = stderr) -> None:
     """The per-step table: step, epoch, every value, time, examples/s, and a note where there is one;
     phases are sections of one table, each showing its own first and last step. On a terminal it fits the
     width by leaving columns out (LEAVE_OUT) and says which and where they are; elsewhere it takes the width
-    it needs. `metrics_out`: the --metrics-out file, named where the table says what it does not show."""
+    it needs. `metrics_out`: the --metrics-out file, named where the table says what it does not show.
+    `stopped_by`: the signal that stopped the run, which the title names with the last step and, where
+    known, the `planned` step count: "interrupted (Ctrl-C) after step 206 of 800"."""
     if not records:
         return
     width = console.width if console.is_terminal else None
@@ -372,8 +406,13 @@ def step_table(records: list[StepRecord], *, log_every: int | None = None, metri
     phases = by_phase(records)
     shown = [(group, index) for group in phases for index in rows_to_show(len(group), log_every)]
     replicas = max(r.replicas for r in records)
-    title = f"{len(records)} steps, {records[0].mode} mode" + (f", {replicas} replicas" if replicas > 1 else "") \
+    modes = " and ".join(dict.fromkeys(r.mode for r in records))
+    title = f"{plural(len(records), 'step')}, {modes} mode" + (f", {replicas} replicas" if replicas > 1 else "") \
         + (f", {len(phases)} phases" if len(phases) > 1 else "")
+    if stopped_by is not None:
+        last = records[-1].step
+        title += f"; {interrupts.STOPPED_BY[stopped_by]} after step {last}" \
+            + (f" of {planned}" if planned is not None and planned >= last else "")
     columns, rows = step_columns([group[index] for group, index in shown], records, phases=len(phases))
     kept, left = fit_columns(columns, rows, width=width, console=console)
     print_prose(title, console=console, style="bold")
@@ -443,7 +482,7 @@ def validation_table(records: list[StepRecord], columns: list[Column], *, width:
               for name in names]  # as losses: the first stays, the others leave from the right
     rows = Rows([None] * len(shown))
     kept, left = fit_columns(keys + values, rows, width=width, console=console, order=("loss",))
-    print_prose(f"val_* values, {len(validated)} validations", console=console, style="bold")
+    print_prose(f"val_* values, {plural(len(validated), 'validation')}", console=console, style="bold")
     print_wide(build_table(kept, rows), console)
     if len(shown) < len(validated):
         print_prose(f"{len(shown)} of {len(validated)} validations shown; {where}", console=console, style="dim")
@@ -620,20 +659,33 @@ def no_steps(*, autolog: bool, legacy_keras: bool, seen: list[str] = ()) -> None
 
 
 @contextlib.contextmanager
-def live_progress(recorder: Recorder, *, total: int | None, enabled: bool) -> Iterator[None]:
-    """A progress bar on stderr while steps come in, on a terminal only (a pipe gets the table alone)."""
-    if not (enabled and stderr.is_terminal):
+def live_progress(recorder: Recorder, *, total: int | None, enabled: bool,
+                  planned: Callable[[], int | None] | None = None,
+                  console: Console | None = None) -> Iterator[None]:
+    """A progress bar on stderr while steps come in, on a terminal only (a pipe gets the table alone): the
+    step, of how many where that is known, and the time left at the rate so far. `total` is known before
+    the steps start (the trainer's); `planned`, asked at each step, may learn it as the run goes (Keras
+    fit's steps × epochs)."""
+    console = console or stderr
+    if not (enabled and console.is_terminal):
         yield
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     progress = Progress(TextColumn("[bold]step"), MofNCompleteColumn(), BarColumn(),
-                        TextColumn("{task.fields[info]}"), TimeElapsedColumn(), console=stderr, transient=True)
+                        TextColumn("{task.fields[info]}"), TimeElapsedColumn(), time_left_column(), console=console,
+                        transient=True)
     task = progress.add_task("train", total=total, info="")
+    started = False
 
     def advance(record: StepRecord) -> None:
+        nonlocal started
+        known = planned() if planned is not None else None
+        if not started and record.step > 1:  # resumed: the rate counts from here, not from step 0
+            progress.reset(task, completed=record.step - 1)
+        started = True
         # the run's step number, not a count of this process's steps: a resumed run's bar starts where it was
-        progress.update(task, completed=record.step,
+        progress.update(task, completed=record.step, total=known if known is not None else total,
                         info=f"loss {column_format([record.loss])(record.loss)}  {record.time_s * 1000:.1f} ms")
 
     recorder.listeners.append(advance)
@@ -642,6 +694,108 @@ def live_progress(recorder: Recorder, *, total: int | None, enabled: bool) -> It
             yield
     finally:
         recorder.listeners.remove(advance)
+
+
+def time_left_column() -> Any:
+    from rich.progress import TimeRemainingColumn
+
+    class TimeLeft(TimeRemainingColumn):
+        """Rich's estimate of the time left, "left 0:01:23", and nothing while the total is unknown (Rich
+        would draw -:--:--)."""
+
+        def render(self, task: Task) -> Text:
+            if task.total is None:
+                return Text("")
+            return Text.assemble(("left ", "dim"), super().render(task))
+
+    return TimeLeft()
+
+
+# -- status --------------------------------------------------------------------------------------------------
+
+
+def on_a_terminal(console: Console | None = None) -> bool:
+    """Whether `console` (stderr) is a person's terminal: Rich takes it for one and its file is a TTY.
+    FORCE_COLOR and TTY_COMPATIBLE have Rich draw into a pipe or a CI log as if it were a terminal: a
+    status there would be left behind as text."""
+    console = console or stderr
+    if not console.is_terminal:
+        return False
+    try:
+        return os.isatty(console.file.fileno())
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):  # a StringIO, a closed stream
+        return False
+
+
+class StatusLine:
+    """A transient spinner and one line of text saying what eagerrun is waiting for; `update` changes the
+    text. `shown`: whether it is drawn at all (on a terminal only)."""
+
+    def __init__(self, spinner: Spinner | None = None, live: Live | None = None) -> None:
+        self.spinner, self.live = spinner, live
+
+    @property
+    def shown(self) -> bool:
+        return self.live is not None
+
+    def update(self, text: str) -> None:
+        if self.spinner is not None and self.live is not None:
+            self.spinner.update(text=Text(text))
+            self.live.refresh()
+
+
+@contextlib.contextmanager
+def status(text: str, *, enabled: bool = True, console: Console | None = None) -> Iterator[StatusLine]:
+    """`text` beside a spinner while the block runs, on a terminal only, erased when it ends: nothing of
+    it is left on the screen, and none of it ever reaches a pipe or a file.
+
+    It draws through its own duplicate of the terminal's file descriptor, taken as it starts: while
+    TensorFlow loads, fd 2 is startup_log's pipe, which holds back a line until its newline, and a spinner
+    never ends its line. It leaves sys.stdout and sys.stderr as they are (Rich's Live would swap them for
+    proxies, which a logging handler made meanwhile would keep for good)."""
+    console = console or stderr
+    if not (enabled and on_a_terminal(console)):
+        yield StatusLine()
+        return
+    try:
+        terminal = open(os.dup(console.file.fileno()), "w", encoding="utf-8", errors="replace", closefd=True)
+    except OSError:
+        yield StatusLine()
+        return
+    with terminal:
+        own = Console(file=terminal, force_terminal=True, highlight=False, width=console.width)
+        spinner = Spinner("dots", text=Text(text), style="cyan")
+        with Live(spinner, console=own, transient=True, redirect_stdout=False, redirect_stderr=False,
+                  refresh_per_second=12.5) as live:
+            yield StatusLine(spinner, live)
+
+
+@contextlib.contextmanager
+def loading_tensorflow(*, enabled: bool) -> Iterator[None]:
+    """"loading TensorFlow…" while it loads (seconds, with nothing else to show). A Ctrl-C there ends
+    eagerrun at once (`interrupts.exit_on_signals`) after the terminal echoed `^C`: the status erases that
+    line with itself; without a status, the line is ended, so the shell's prompt starts a line of its own."""
+    with status("loading TensorFlow…", enabled=enabled) as line:
+        try:
+            yield
+        except SystemExit:
+            if interrupts.exited_on() == signal.SIGINT and not line.shown and on_a_terminal():
+                stderr.file.write("\n")
+                stderr.file.flush()
+            raise
+
+
+@contextlib.contextmanager
+def compare_status(runs: list[str]) -> Iterator[Callable[[str, int | None], None]]:
+    """`compare`'s status: which run is going and its steps so far, "graph run (2 of 2): step 34"; it
+    yields `show(run, steps)`, steps None (or 0) while the run's process starts."""
+    with status(f"{runs[0]} run (1 of {len(runs)}): loading TensorFlow…") as line:
+
+        def show(run: str, steps: int | None) -> None:
+            which = f"{run} run ({runs.index(run) + 1} of {len(runs)})"
+            line.update(f"{which}: step {steps}" if steps else f"{which}: loading TensorFlow and the script…")
+
+        yield show
 
 
 # -- compare -------------------------------------------------------------------------------------------------
@@ -683,7 +837,7 @@ def comparison(result: Comparison, *, log_every: int | None, as_json: bool, cons
         for other, records in result.runs.items():
             if other not in result.failures:
                 last = records[-1].values if records else {}
-                console.print(Text(f"  the {other} run ran to its end: {len(records)} steps"
+                console.print(Text(f"  the {other} run ran to its end: {plural(len(records), 'step')}"
                                    + "".join(f", {value_key(n)} {formats[n](v)}" for n, v in last.items())),
                               soft_wrap=True)
     counts = result.step_counts
@@ -692,7 +846,7 @@ def comparison(result: Comparison, *, log_every: int | None, as_json: bool, cons
                            + ", ".join(f"{name} {count}" for name, count in counts.items()), style="bold red"),
                       soft_wrap=True)
     if result.match:
-        console.print(Text(f"✓ every value agrees over {result.steps_compared} steps "
+        console.print(Text(f"✓ every value agrees over {plural(result.steps_compared, 'step')} "
                            f"(max difference {result.max_abs_diff:.3g})", style="green"), soft_wrap=True)
     elif result.steps_compared == 0 and not result.failures:
         console.print(Text("✗ no steps were recorded: nothing to compare", style="bold red"))

@@ -6,10 +6,12 @@ exception, a non-finite loss, Ctrl-C), the steps recorded so far are flushed and
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -20,7 +22,7 @@ from eagerrun.checkpoints import has_checkpoint
 from eagerrun.config import OutputOptions, RunConfig
 from eagerrun.errors import EXIT_FAILURE, EXIT_NONFINITE_LOSS, EXIT_SIGINT, EXIT_USAGE, EagerrunError
 from eagerrun.numerics import NumericsReport, is_numerics_error, numerics_report
-from eagerrun.records import Recorder, RunReport, StepSink, metrics_sink, summarize
+from eagerrun.records import Recorder, RunReport, StepRecord, StepSink, metrics_sink, summarize
 from eagerrun.tracing import TraceCounter
 
 log = logging.getLogger("eagerrun")
@@ -39,32 +41,45 @@ def run(config: RunConfig) -> int:
         log.warning("--check-numerics does not work under XLA (a compiled cluster has no per-op checks): "
                     "running without --xla")
         config = replace(config, train=replace(config.train, xla=False))
-    modes.apply_mode(config.mode, show_tf_log=config.output.verbose, check_numerics=config.check_numerics)
-    strategy = distribute.create_strategy(strategy_options)  # before any op: it may configure the runtime
+    with report.loading_tensorflow(enabled=not config.output.quiet):
+        modes.apply_mode(config.mode, show_tf_log=config.output.verbose, check_numerics=config.check_numerics)
+        strategy = distribute.create_strategy(strategy_options)  # before any op: it may configure the runtime
     recorder = Recorder(mode=config.mode.mode)  # its sinks are opened by start_outputs, as the steps start
+    step_modes = modes.StepModes(config.mode, on_switch=lambda mode: setattr(recorder, "mode", mode))
+    plan = PlannedSteps()
+    recorder.listeners += [step_modes.step, plan.step]
     traces = TraceCounter(enabled=not config.mode.eager, max_retraces=config.max_retraces)
-    guard = modes.script_mode_guard(config.mode, script_decides=config.script_decides)
+    guard = modes.script_mode_guard(config.mode, script_decides=config.script_decides, step_modes=step_modes)
     started = time.perf_counter()
     failure: EagerrunError | None = None
     steps = None
+    stop: interrupts.StopRequest | None = None
+    stopped_by: int | None = None  # the signal that stopped the run, for its report
     try:
-        with interrupts.stop_at_step_end() as stop, tf_stacks.hiding_launcher_frames():
+        with contextlib.ExitStack() as run_stack:
+            stop = run_stack.enter_context(interrupts.stop_at_step_end())
+            run_stack.enter_context(tf_stacks.hiding_launcher_frames())
+            if strategy is not None:
+                run_stack.enter_context(distribute.eager_overhead_said_once())
             seed_everything(config.seed)
             if config.train is not None:
                 with hooks.installed(traces=traces, mode_guard=guard):
-                    outcome = run_trainer(config, recorder, traces, strategy)
+                    outcome = run_trainer(config, recorder, traces, strategy, plan)
             else:
                 steps = StepCollector(recorder, traces, autolog=config.autolog, eager=config.mode.eager,
                                       check_numerics=config.check_numerics)
+                plan.fit_of = steps
                 with hooks.installed(traces=traces, steps=steps, mode_guard=guard):
-                    outcome = run_script(config, recorder, steps)
+                    outcome = run_script(config, recorder, plan)
         if stop.signum is not None and outcome.exit_code == 0:
             # the signal came after the last step's end, where nothing asked whether to stop: still 130/143
             outcome = replace(outcome, exit_code=interrupts.EXIT_CODES[stop.signum])
     except interrupts.Interrupted as exc:
         outcome = loader.ScriptOutcome(exit_code=exc.exit_code)
-    except KeyboardInterrupt:
+        stopped_by = exc.signum  # a multi-worker stop agreed with a peer that got the signal, too
+    except KeyboardInterrupt:  # the script's own
         outcome = loader.ScriptOutcome(exit_code=EXIT_SIGINT)
+        stopped_by = signal.SIGINT
     except EagerrunError as exc:
         failure = exc
         outcome = loader.ScriptOutcome(exit_code=exc.exit_code)
@@ -75,6 +90,8 @@ def run(config: RunConfig) -> int:
         if config.check_numerics:
             modes.stop_check_numerics()
     wall_s = time.perf_counter() - started
+    if stop is not None and stop.signum is not None:
+        stopped_by = stop.signum
     numerics = None
     if config.check_numerics and is_numerics_error(outcome.error):
         assert outcome.error is not None
@@ -84,23 +101,25 @@ def run(config: RunConfig) -> int:
         outcome = replace(outcome, exit_code=EXIT_NONFINITE_LOSS)
     if config.output.run_report is not None:
         try:
-            run_report(config, outcome, recorder, traces, wall_s).write(config.output.run_report)
+            run_report(config, outcome, recorder, traces, wall_s, step_modes).write(config.output.run_report)
         except OSError as exc:
             unwritten.append(f"--run-report {config.output.run_report}: not written ({exc.strerror or exc})")
     if unwritten and outcome.exit_code == 0:
         outcome = replace(outcome, exit_code=EXIT_FAILURE)  # an output asked for and lost is a failed run
     show_outcome(config, outcome, recorder, wall_s, strategy=strategy, steps=steps, traces=traces,
-                 numerics=numerics, unwritten=unwritten)
+                 numerics=numerics, unwritten=unwritten, step_modes=step_modes, stopped_by=stopped_by,
+                 planned=plan.total)
     if failure is not None:
         raise failure
     return outcome.exit_code
 
 
 def run_report(config: RunConfig, outcome: loader.ScriptOutcome, recorder: Recorder, traces: TraceCounter,
-               wall_s: float) -> RunReport:
+               wall_s: float, step_modes: modes.StepModes) -> RunReport:
     error = outcome.error
+    ran = step_modes.modes()
     return RunReport(
-        mode=config.mode.mode, exit_code=outcome.exit_code, steps=len(recorder.records),
+        mode=ran[0][0] if len(ran) == 1 else config.mode.mode, exit_code=outcome.exit_code, steps=len(recorder.records),
         phases=len({r.phase for r in recorder.records}), wall_s=wall_s,
         error=None if error is None else f"{type(error).__name__}: {error}".splitlines()[0],
         functions=[function.as_json() for function in traces.functions.values()])
@@ -150,21 +169,57 @@ def seed_everything(seed: int | None) -> None:
         keras.utils.set_random_seed(seed)
 
 
-def run_script(config: RunConfig, recorder: Recorder, steps: StepCollector) -> loader.ScriptOutcome:
+class PlannedSteps:
+    """How many steps the run will have, as far as that is known at each step (a recorder listener), for
+    the progress bar and the title of a run stopped early: the trainer's count, set before its first step,
+    or, while Keras fit runs (`fit_of`: the script's step collector), what Keras counts for that call."""
+
+    def __init__(self) -> None:
+        self.total: int | None = None
+        self.fit_of: StepCollector | None = None
+        self._phase_starts: dict[int, StepRecord] = {}
+
+    def step(self, record: StepRecord) -> None:
+        if self.fit_of is None:
+            return
+        first = self._phase_starts.setdefault(record.phase, record)
+        self.total = fit_total(running_fit_params(self.fit_of), first) if record.source == "fit" else None
+
+
+def running_fit_params(steps: StepCollector) -> Mapping[str, Any] | None:
+    """The `params` Keras gave the callback of the fit call now running ("steps" per epoch, "epochs"),
+    read from the collector without changing it; None outside fit."""
+    return getattr(getattr(steps, "_fit", None), "params", None)
+
+
+def fit_total(params: Mapping[str, Any] | None, first: StepRecord) -> int | None:
+    """The run's step count once the fit call whose first step is `first` ends: the steps before it, and
+    its steps per epoch × the epochs it runs (from its first one: fit(initial_epoch=...) skips some). None
+    where Keras does not know (a dataset of unknown length)."""
+    try:
+        per_epoch, epochs = int(params["steps"]), int(params["epochs"])  # type: ignore[index]
+    except (KeyError, TypeError, ValueError):
+        return None
+    return first.step - 1 + per_epoch * max(1, epochs - (first.epoch or 1) + 1)
+
+
+def run_script(config: RunConfig, recorder: Recorder, plan: PlannedSteps) -> loader.ScriptOutcome:
     start_outputs(config, recorder)
-    with report.live_progress(recorder, total=None, enabled=not config.output.quiet):
+    with report.live_progress(recorder, total=None, planned=lambda: plan.total, enabled=not config.output.quiet):
         return loader.run_target(config.target)
 
 
-def run_trainer(config: RunConfig, recorder: Recorder, traces: TraceCounter, strategy: Any) -> loader.ScriptOutcome:
+def run_trainer(config: RunConfig, recorder: Recorder, traces: TraceCounter, strategy: Any,
+                plan: PlannedSteps) -> loader.ScriptOutcome:
     """Import the script (its __main__ block does not run) and build its spec inside the strategy's
     scope, under the --precision policy, validate the spec, train it."""
     assert config.train is not None
     with precision.policy(config.train.precision):  # before the script's import: a model built there gets it
-        return train_spec(config, recorder, traces, strategy)
+        return train_spec(config, recorder, traces, strategy, plan)
 
 
-def train_spec(config: RunConfig, recorder: Recorder, traces: TraceCounter, strategy: Any) -> loader.ScriptOutcome:
+def train_spec(config: RunConfig, recorder: Recorder, traces: TraceCounter, strategy: Any,
+               plan: PlannedSteps) -> loader.ScriptOutcome:
     from eagerrun.spec import spec_from_module, validate_spec
     from eagerrun.trainer import Trainer
 
@@ -191,7 +246,8 @@ def train_spec(config: RunConfig, recorder: Recorder, traces: TraceCounter, stra
                       checkpoint=checkpoint, strategy=strategy)
     try:
         start_outputs(config, recorder)
-        with report.live_progress(recorder, total=trainer.total_steps(), enabled=not config.output.quiet):
+        plan.total = trainer.total_steps()
+        with report.live_progress(recorder, total=plan.total, enabled=not config.output.quiet):
             trainer.run()
     except (EagerrunError, KeyboardInterrupt):
         raise
@@ -207,10 +263,12 @@ def train_spec(config: RunConfig, recorder: Recorder, traces: TraceCounter, stra
 def show_outcome(config: RunConfig, outcome: loader.ScriptOutcome, recorder: Recorder, wall_s: float, *,
                  strategy: Any = None, steps: StepCollector | None = None,
                  traces: TraceCounter | None = None, numerics: NumericsReport | None = None,
-                 unwritten: list[str] | None = None) -> None:
+                 unwritten: list[str] | None = None, step_modes: modes.StepModes | None = None,
+                 stopped_by: int | None = None, planned: int | None = None) -> None:
     """The script's own error first (it is the script's output), then eagerrun's table and summary, each
     output that could not be written, and the closing line. A --check-numerics stop shows its short report
-    instead of TensorFlow's long error."""
+    instead of TensorFlow's long error. A run stopped by a signal says so in the table's title, with the
+    step it stopped after and, where known, the `planned` count."""
     if numerics is not None:
         report.numerics(numerics, verbose=config.output.verbose)
     elif outcome.error is not None:
@@ -227,23 +285,27 @@ def show_outcome(config: RunConfig, outcome: loader.ScriptOutcome, recorder: Rec
         report.error(line)
     if config.output.quiet:
         return
+    ran = step_modes.modes() if step_modes is not None else [(config.mode.mode, config.mode.source)]
     if recorder.records:
-        report.step_table(recorder.records, log_every=config.output.log_every)
-        report.steps_summary(summarize(recorder.records), mode=config.mode.mode, wall_s=wall_s,
+        report.step_table(recorder.records, log_every=config.output.log_every, stopped_by=stopped_by,
+                          planned=planned)
+        report.steps_summary(summarize(recorder.records), mode=report.modes_text(ran), wall_s=wall_s,
                              records=recorder.records)
+    elif stopped_by is not None:
+        report.stopped_before_steps(stopped_by)
     elif steps is not None and outcome.exit_code == 0:  # a script that failed has its own error to read
         report.no_steps(autolog=config.autolog, legacy_keras="tf_keras" in sys.modules,
                         seen=steps.calls_not_steps() if config.autolog else [])
     if traces is not None:
         report.retraces(traces.retraced_functions())
-    report.run_summary(mode=config.mode.mode, source=config.mode.source, target=config.target.display,
-                       wall_s=wall_s, exit_code=outcome.exit_code,
+    report.run_summary(modes=ran, target=config.target.display, wall_s=wall_s, exit_code=outcome.exit_code,
                        strategy=None if strategy is None else distribute.describe(strategy))
 
 
 def check(choice: modes.ModeChoice, *, as_json: bool) -> int:
     """`eagerrun check`: apply the mode, prove it with a probe, exit 1 when the probe disagrees."""
-    modes.apply_mode(choice)
+    with report.loading_tensorflow(enabled=True):
+        modes.apply_mode(choice)
     probe = modes.probe_mode(choice)
     agrees = modes.probe_agrees(probe)
     report.check_report(probe, agrees=agrees, as_json=as_json)

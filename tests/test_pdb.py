@@ -94,7 +94,7 @@ def test_pdb_opens_in_the_tf_function_body_with_real_tensors(write_script, tmp_p
     assert "fails.py(9)step()" in text[:debugger + 6]  # the innermost frame: the body's raise line
     assert "numpy=array([2., 4.], dtype=float32)" in text
     assert "\n6.0\n" in text and "\n[2.0, 4.0]\n" in text
-    assert text.index("1 steps, eager mode") > text.rindex("(Pdb) ")  # the table after the debugger
+    assert text.index("1 step, eager mode") > text.rindex("(Pdb) ")  # the table after the debugger
     assert "exit 1" in text[text.rindex("(Pdb) "):]
 
 
