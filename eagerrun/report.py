@@ -788,14 +788,14 @@ def loading_tensorflow(*, enabled: bool) -> Iterator[None]:
 @contextlib.contextmanager
 def compare_status(runs: list[str]) -> Iterator[Callable[[str, int | None], None]]:
     """`compare`'s status: which run is going and its steps so far, "graph run (2 of 2): step 34"; it
-    yields `show(run, steps)`, steps None (or 0) while the run's process starts."""
-    with status(f"{runs[0]} run (1 of {len(runs)}): loading TensorFlow…") as line:
+    yields `show(run, steps so far)`, None or 0 while the run's process starts."""
 
-        def show(run: str, steps: int | None) -> None:
-            which = f"{run} run ({runs.index(run) + 1} of {len(runs)})"
-            line.update(f"{which}: step {steps}" if steps else f"{which}: loading TensorFlow and the script…")
+    def text(run: str, done: int | None) -> str:
+        which = f"{run} run ({runs.index(run) + 1} of {len(runs)})"
+        return f"{which}: step {done}" if done else f"{which}: loading TensorFlow and the script…"
 
-        yield show
+    with status(text(runs[0], None)) as line:
+        yield lambda run, done: line.update(text(run, done))
 
 
 # -- compare -------------------------------------------------------------------------------------------------
