@@ -27,6 +27,7 @@ event's own failure never reaches the script.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import dataclasses
 import functools
 import inspect
@@ -41,19 +42,20 @@ from eagerrun.tracing import TraceCounter
 if TYPE_CHECKING:
     from eagerrun.autolog import StepCollector
 
-_active_steps: StepCollector | None = None
+# the run now going on in this thread's context (as Click keeps its context stack): set for the run's thread
+# by `installed`, put back on exit, so a second run in one process (the tests) never sees the first's
+_active_steps: contextvars.ContextVar[StepCollector | None] = contextvars.ContextVar("eagerrun_steps", default=None)
 
 
 def active_steps() -> StepCollector | None:
     """The step collector of the script now running under eagerrun, if any."""
-    return _active_steps
+    return _active_steps.get()
 
 
 @contextlib.contextmanager
 def installed(*, traces: TraceCounter, steps: StepCollector | None = None,
               mode_guard: Callable[[bool], None] | None = None) -> Iterator[None]:
     """Install the trace counter, the mode guard (when given) and, with `steps`, the step hooks."""
-    global _active_steps
     owner = threading.get_ident()
     with contextlib.ExitStack() as stack:
         stack.enter_context(_trace_hook(traces, owner, steps if steps is not None and steps.autolog else None))
@@ -64,14 +66,8 @@ def installed(*, traces: TraceCounter, steps: StepCollector | None = None,
         else:
             stack.enter_context(_traced_where_graphs_are_built())
         if steps is not None:
-            _active_steps = steps
-            stack.callback(_clear_active_steps)
+            stack.callback(_active_steps.reset, _active_steps.set(steps))
         yield
-
-
-def _clear_active_steps() -> None:
-    global _active_steps
-    _active_steps = None
 
 
 @contextlib.contextmanager
@@ -157,24 +153,23 @@ def _traced_where_graphs_are_built() -> Iterator[None]:
     @functools.wraps(original_call)
     def call(function: Any, *args: Any, **kwargs: Any) -> Any:
         if not executing_eagerly() and functions_run_eagerly():
-            return _call_traced(function, args, kwargs)
+            return _call_traced(function, args, kwargs, warned)
         return original_call(function, *args, **kwargs)
 
+    warned: set[Any] = set()
     with _patched(Function, "__call__", call):
         yield
 
 
-_warned_traced: set[Any] = set()  # the code of the functions _call_traced has warned about
-
-
-def _call_traced(function: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+def _call_traced(function: Any, args: tuple[Any, ...], kwargs: dict[str, Any], warned: set[Any]) -> Any:
     """A tf.function called while TensorFlow builds a graph, under `run_functions_eagerly(True)`: where a
     tf.data function (`Dataset.map`) is traced. TensorFlow would run its Python body as it is, without
     AutoGraph, inside that graph, and `if tensor:` there fails (OperatorNotAllowedInGraphError) where plain
-    `python` runs: so it is traced, as without --eager, and eagerrun says so once per function."""
+    `python` runs: so it is traced, as without --eager, and eagerrun says so once per function (`warned`:
+    the code of those it has named in this run)."""
     code = getattr(getattr(function, "python_function", None), "__code__", None)
-    if code not in _warned_traced:
-        _warned_traced.add(code)
+    if code not in warned:
+        warned.add(code)
         where = f" ({code.co_filename}:{code.co_firstlineno})" if code is not None else ""
         logging.getLogger("eagerrun").warning(
             "--eager: %s%s is called while TensorFlow builds a graph (a tf.data function such as Dataset.map); "
@@ -229,6 +224,7 @@ def _step_hooks(steps: StepCollector, owner: int) -> Iterator[None]:
     from tensorflow.python.eager.polymorphic_function.eager_function_run import functions_run_eagerly
 
     get_ident = threading.get_ident
+    warned: set[Any] = set()  # see _call_traced
 
     @functools.wraps(original_fit)
     def fit(*args: Any, **kwargs: Any) -> Any:
@@ -248,7 +244,7 @@ def _step_hooks(steps: StepCollector, owner: int) -> Iterator[None]:
         # inline as _never_breaks_the_script guards the others
         if steps.depth or steps.in_fit or get_ident() != owner or not executing_eagerly():
             if not executing_eagerly() and functions_run_eagerly():
-                return _call_traced(function, args, kwargs)
+                return _call_traced(function, args, kwargs, warned)
             return original_call(function, *args, **kwargs)
         try:
             steps.function_started(function, args, kwargs)
