@@ -134,6 +134,16 @@ def test_progress_shows_the_total_and_time_left_where_known(planned, shown: str,
     assert ("left " in text) == left
 
 
+def test_a_resumed_runs_progress_counts_the_runs_steps() -> None:
+    """Resumed at step 5000 of 6000: the bar starts there, not at 0, and still knows the time left."""
+    console, recorder = recording(terminal=True), Recorder(mode="graph", first_step=5001)
+    with report.live_progress(recorder, total=6000, enabled=True, console=console):
+        for _ in range(10):
+            recorder.add(time_s=0.01, source="trainer", loss=0.5)
+    text = console.export_text()
+    assert "5010/6000" in text and "left " in text
+
+
 def test_progress_is_not_drawn_off_a_terminal() -> None:
     """In a pipe the table alone tells the steps."""
     console, recorder = recording(terminal=False), Recorder(mode="graph")
@@ -174,6 +184,23 @@ def test_a_run_that_ended_has_no_stop_in_its_title() -> None:
     console = recording(terminal=False)
     report.step_table(steps(3), console=console)
     assert console.export_text().splitlines()[0] == "3 steps, graph mode"
+
+
+def test_ctrl_c_in_a_scripts_loop_is_in_the_title(write_script) -> None:
+    """A Ctrl-C after the third step of a loop of unknown length: exit 130, and the title says so."""
+    script = write_script("loop.py", """
+        import os
+        import signal
+        import eagerrun
+        for step in range(10):
+            eagerrun.log_step(1.0 / (step + 1))
+            if step == 2:
+                os.kill(os.getpid(), signal.SIGINT)
+    """)
+    done = run_in_process("--graph", str(script))
+    assert done.returncode == 130, done.stderr
+    title = next(line for line in done.stderr.splitlines() if " steps, graph mode" in line)
+    assert title.endswith(f"; interrupted (Ctrl-C) after step {title.split()[0]}")
 
 
 # -- the mode the steps ran in -------------------------------------------------------------------------------
