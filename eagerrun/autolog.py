@@ -383,7 +383,6 @@ class StepCollector:
         self.explicit = False  # log_step was called: the other sources stand down
         self.in_fit = 0
         self.depth = 0  # inside an outermost tf.function call
-        self.applying = False  # inside an optimizer update
         self.open: OpenStep | None = None
         self.phase = 0
         self._pattern: set[Hashable] | None = None  # the unit kinds of the phase's first step

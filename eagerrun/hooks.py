@@ -34,26 +34,48 @@ import inspect
 import logging
 import threading
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from eagerrun.errors import EagerrunError
 from eagerrun.tracing import TraceCounter
 
-if TYPE_CHECKING:
-    from eagerrun.autolog import StepCollector
+
+class StepEvents(Protocol):
+    """What the hooks tell the run (autolog.StepCollector implements it): the events, in the order TensorFlow
+    and Keras make them, and the three things the hooks read to stay out of the way (inside fit, inside an
+    outermost call, step recording given up). Nothing here imports the collector."""
+
+    autolog: bool  # False once recording gave up: the hooks then pass everything straight on
+    in_fit: int  # inside Model.fit: fit's own callback records its batches
+    depth: int  # inside an outermost tf.function call
+    writes_at_trace_end: bool  # the trace hook can have each trace end in function_traced
+
+    def give_up(self, error: Exception) -> None: ...
+    def fit_started(self, arguments: dict[str, Any]) -> Any: ...
+    def fit_ended(self) -> None: ...
+    def function_started(self, function: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None: ...
+    def function_traced(self, outputs: Any) -> None: ...
+    def graph_ran(self, graph: Any) -> None: ...
+    def function_returned(self, function: Any, result: Any) -> None: ...
+    def function_failed(self) -> None: ...
+    def tape_entered(self) -> None: ...
+    def gradient_taken(self, target: Any, sources: Any, gradients: Any) -> None: ...
+    def replica_gradient_taken(self, target: Any, sources: Any) -> None: ...
+    def strategy_ran(self) -> None: ...
+    def optimizer_applied(self, optimizer: Any, grads: Any) -> None: ...
 
 # the run now going on in this thread's context (as Click keeps its context stack): set for the run's thread
 # by `installed`, put back on exit, so a second run in one process (the tests) never sees the first's
-_active_steps: contextvars.ContextVar[StepCollector | None] = contextvars.ContextVar("eagerrun_steps", default=None)
+_active_steps: contextvars.ContextVar[StepEvents | None] = contextvars.ContextVar("eagerrun_steps", default=None)
 
 
-def active_steps() -> StepCollector | None:
+def active_steps() -> StepEvents | None:
     """The step collector of the script now running under eagerrun, if any."""
     return _active_steps.get()
 
 
 @contextlib.contextmanager
-def installed(*, traces: TraceCounter, steps: StepCollector | None = None,
+def installed(*, traces: TraceCounter, steps: StepEvents | None = None,
               mode_guard: Callable[[bool], None] | None = None) -> Iterator[None]:
     """Install the trace counter, the mode guard (when given) and, with `steps`, the step hooks."""
     owner = threading.get_ident()
@@ -81,7 +103,7 @@ def _patched(owner: Any, name: str, replacement: Any) -> Iterator[None]:
 
 
 def _trace_hook(traces: TraceCounter, owner: int,
-                steps: StepCollector | None) -> contextlib.AbstractContextManager[None]:
+                steps: StepEvents | None) -> contextlib.AbstractContextManager[None]:
     """Counts traces; with `steps`, also has each trace of an outermost call end in `steps.function_traced`,
     inside the graph, with what the function returned."""
     try:
@@ -178,7 +200,7 @@ def _call_traced(function: Any, args: tuple[Any, ...], kwargs: dict[str, Any], w
     return function.get_concrete_function(*args, **kwargs)(*args, **kwargs)
 
 
-def _never_breaks_the_script(steps: StepCollector, event: Callable[..., Any]) -> Callable[..., Any]:
+def _never_breaks_the_script(steps: StepEvents, event: Callable[..., Any]) -> Callable[..., Any]:
     """A step event whose own failure (a bug of eagerrun's, an object it did not expect) turns step
     recording off with one warning instead of raising into the user's training loop. A stop request
     (KeyboardInterrupt) goes through."""
@@ -197,7 +219,7 @@ def _never_breaks_the_script(steps: StepCollector, event: Callable[..., Any]) ->
 
 
 @contextlib.contextmanager
-def _step_hooks(steps: StepCollector, owner: int) -> Iterator[None]:
+def _step_hooks(steps: StepEvents, owner: int) -> Iterator[None]:
     import keras
     import tensorflow as tf
     from keras.src.optimizers.base_optimizer import BaseOptimizer
@@ -300,15 +322,17 @@ def _step_hooks(steps: StepCollector, owner: int) -> Iterator[None]:
                     gradient_taken(target, sources, result)
         return result
 
+    applying = [False]  # inside an optimizer update: a LossScaleOptimizer's inner update is not a second one
+
     @functools.wraps(original_apply)
     def apply(optimizer: Any, *args: Any, **kwargs: Any) -> Any:
-        if steps.in_fit or steps.applying or get_ident() != owner:
+        if steps.in_fit or applying[0] or get_ident() != owner:
             return original_apply(optimizer, *args, **kwargs)
-        steps.applying = True  # a LossScaleOptimizer's inner update is not a second one
+        applying[0] = True
         try:
             result = original_apply(optimizer, *args, **kwargs)
         finally:
-            steps.applying = False
+            applying[0] = False
         grads = args[0] if args else kwargs.get("grads")
         if grads is not None:
             optimizer_applied(optimizer, grads)
@@ -334,7 +358,7 @@ def _bound(signature: inspect.Signature, args: tuple[Any, ...], kwargs: dict[str
         return None
 
 
-def _fit_with_callback(steps: StepCollector, signature: inspect.Signature, args: tuple[Any, ...],
+def _fit_with_callback(steps: StepEvents, signature: inspect.Signature, args: tuple[Any, ...],
                        kwargs: dict[str, Any]) -> inspect.BoundArguments | None:
     """fit's arguments, bound as fit binds them, with eagerrun's callback added to the script's own; None
     where they do not bind or the callbacks are not a list (fit then runs exactly as called, unrecorded), or
