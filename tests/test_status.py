@@ -4,6 +4,7 @@ built records and Rich consoles; one run of a script that switches the mode itse
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -14,6 +15,7 @@ import signal
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rich.console import Console
@@ -274,23 +276,36 @@ def test_one_step_is_one_step() -> None:
     assert "1 steps" not in text
 
 
+@contextlib.contextmanager
+def logged(*names: str) -> Iterator[dict[str, list[str]]]:
+    """The messages each named logger gets meanwhile, eagerrun's notes included."""
+    seen: dict[str, list[str]] = {name: [] for name in names}
+    handlers = {name: logging.Handler() for name in names}
+    for name, handler in handlers.items():
+        handler.emit = seen[name].append  # type: ignore[assignment, method-assign]
+        logging.getLogger(name).addHandler(handler)
+    eagerrun_logger = logging.getLogger("eagerrun")
+    level = eagerrun_logger.level
+    eagerrun_logger.setLevel(logging.INFO)
+    try:
+        yield seen
+    finally:
+        for name, handler in handlers.items():
+            logging.getLogger(name).removeHandler(handler)
+        eagerrun_logger.setLevel(level)
+
+
+def messages(records: list[Any]) -> list[str]:
+    return [record.getMessage() for record in records]
+
+
 def test_a_clean_launch_says_nothing_of_restarts() -> None:
     """0 restarts of --max-restarts 3 is no news; 1 restart is."""
-    notes: list[str] = []
-    handler = logging.Handler()
-    handler.emit = lambda record: notes.append(record.getMessage())  # type: ignore[method-assign]
-    logger = logging.getLogger("eagerrun")
-    logger.addHandler(handler)
-    level = logger.level
-    logger.setLevel(logging.INFO)
-    try:
+    with logged("eagerrun") as seen:
         launch.note_restarts([], 3)
-        assert notes == []
+        assert seen["eagerrun"] == []
         launch.note_restarts([launch.WorkerFailed("worker 1 of 2 failed", code=1)], 3)
-        assert notes and notes[0].startswith("1 restart of --max-restarts 3")
-    finally:
-        logger.removeHandler(handler)
-        logger.setLevel(level)
+        assert messages(seen["eagerrun"])[0].startswith("1 restart of --max-restarts 3")
 
 
 # -- TensorFlow's warning, in eagerrun's words ---------------------------------------------------------------
@@ -301,26 +316,14 @@ def test_eager_mirrored_overhead_is_said_once_for_the_run() -> None:
     warning = ("Using MirroredStrategy eagerly has significant overhead currently. We will be working on "
                "improving this in the future, but for now please wrap `call_for_each_replica` or "
                "`experimental_run` or `run` inside a tf.function to get the best performance.")
-    seen: dict[str, list[str]] = {"tensorflow": [], "eagerrun": []}
-    handlers = {}
-    for name, messages in seen.items():
-        handler = logging.Handler()
-        handler.emit = lambda record, messages=messages: messages.append(record.getMessage())  # type: ignore
-        handlers[name] = handler
-        logging.getLogger(name).addHandler(handler)
-    eagerrun_logger = logging.getLogger("eagerrun")
-    level = eagerrun_logger.level
-    eagerrun_logger.setLevel(logging.INFO)
-    try:
+    tensorflow = logging.getLogger("tensorflow")
+    with logged("tensorflow", "eagerrun") as seen:
         with distribute.eager_overhead_said_once():
             for _ in range(5):
-                logging.getLogger("tensorflow").warning(warning)
-            logging.getLogger("tensorflow").warning("something else")
-        assert seen["tensorflow"] == ["something else"]
-        assert len(seen["eagerrun"]) == 1 and "--eager runs each step of the strategy" in seen["eagerrun"][0]
-        logging.getLogger("tensorflow").warning(warning)
-        assert seen["tensorflow"][-1] == warning
-    finally:
-        for name, handler in handlers.items():
-            logging.getLogger(name).removeHandler(handler)
-        eagerrun_logger.setLevel(level)
+                tensorflow.warning(warning)
+            tensorflow.warning("something else")
+        assert messages(seen["tensorflow"]) == ["something else"]
+        notes = messages(seen["eagerrun"])
+        assert len(notes) == 1 and notes[0].startswith("--eager runs each step of the strategy op by op")
+        tensorflow.warning(warning)
+        assert messages(seen["tensorflow"])[-1] == warning
