@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -162,8 +163,11 @@ class Run:
         return parse_oracle(self.stdout)
 
     def last_error(self) -> str:
-        lines = [line for line in self.stderr.splitlines() if line.strip()]
-        return lines[-1].strip() if lines else "(no stderr)"
+        """The exception stderr ends with (its last `...Error: ...` line), else its last line."""
+        lines = [line.strip() for line in self.stderr.splitlines() if line.strip()]
+        errors = [line for line in lines if re.match(r"^[\w.]*(Error|Exception)\b.*:", line)
+                  or line.startswith("eagerrun: error:")]
+        return (errors or lines or ["(no stderr)"])[-1]
 
 
 def check_python(run: Run) -> Cell:
