@@ -474,6 +474,12 @@ class StepCollector:
         self.in_fit += 1
         return self._fit
 
+    @property
+    def fit_params(self) -> dict[str, Any] | None:
+        """The `params` Keras gave the callback of the fit call now running ("steps" per epoch, "epochs");
+        None outside fit."""
+        return getattr(self._fit, "params", None) if self._fit is not None else None
+
     def fit_ended(self) -> None:
         self.flush_fit()
         self.in_fit -= 1

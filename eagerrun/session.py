@@ -189,7 +189,7 @@ class PlannedSteps:
 def running_fit_params(steps: StepCollector) -> Mapping[str, Any] | None:
     """The `params` Keras gave the callback of the fit call now running ("steps" per epoch, "epochs"),
     read from the collector without changing it; None outside fit."""
-    return getattr(getattr(steps, "_fit", None), "params", None)
+    return steps.fit_params
 
 
 def fit_total(params: Mapping[str, Any] | None, first: StepRecord) -> int | None:

@@ -252,7 +252,8 @@ def test_script_decides_run_reports_eager(write_script, tmp_path: Path) -> None:
     metrics = tmp_path / "m.jsonl"
     done = run_in_process("--graph", "--script-decides", "--metrics-out", str(metrics), str(script))
     assert done.returncode == 0, done.stderr
-    assert f"mode eager (the script, {modes.short_path(str(script))}:4)"  # the source starts with a newline in done.stderr
+    # the source starts with a newline: the script's mode call is on line 4
+    assert f"mode eager (the script, {modes.short_path(str(script))}:4)" in done.stderr
     assert "3 steps, eager mode" in done.stderr
     assert {json.loads(line)["mode"] for line in metrics.read_text().splitlines()} == {"eager"}
 
