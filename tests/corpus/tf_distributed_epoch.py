@@ -14,8 +14,8 @@ default_rng(0)); filters 32/64 -> 4/8 and the Dense layer 64 -> 16 units; BATCH_
 ragged last batch of 8: 5 batches per epoch, so `ORACLE_STEPS_PER_CALL 5`); 2 epochs instead of 10; the
 metrics' `reset_states()` spelled `reset_state()` (Keras 3); the epoch line prints the epoch only (its loss
 and accuracy are floats an eager run may round differently); one ORACLE line per call, printed by tf.print
-after the loop: `ORACLE loss <the last batch's reduced loss>`, the loss of the step's last update, kept by a
-probe line in the loop body that reduces the same per-replica losses again; the training cells before the
+after the loop: `ORACLE loss <the epoch's mean reduced loss>`, the value the call returns (what eagerrun
+records for a call whose training runs in strategy.run replicas, and what the tutorial prints); the training cells before the
 variant (distributed_train_step's epoch loop, the test loop, the checkpoint restore) left out.
 """
 
@@ -148,14 +148,12 @@ def test_step(inputs):
 def distributed_train_epoch(dataset):
   total_loss = 0.0
   num_batches = 0
-  last_loss = 0.0  # the ORACLE probe
   for x in dataset:
     per_replica_losses = strategy.run(train_step, args=(x,))
     total_loss += strategy.reduce(
       tf.distribute.ReduceOp.SUM, per_replica_losses, axis=None)
-    last_loss = strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica_losses, axis=None)  # the ORACLE probe
     num_batches += 1
-  tf.print("ORACLE", "loss", last_loss, output_stream=sys.stdout)
+  tf.print("ORACLE", "loss", total_loss / tf.cast(num_batches, dtype=tf.float32), output_stream=sys.stdout)  # probe
   return total_loss / tf.cast(num_batches, dtype=tf.float32)
 
 print("ORACLE_STEPS_PER_CALL", len(train_dataset))
