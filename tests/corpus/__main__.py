@@ -20,8 +20,8 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-from tests.corpus.oracle import (CORPUS, TIMEOUT_S, Cell, Run, check_compare, check_python, check_run, run_compare,
-                                 run_mode, run_python, scripts)
+from tests.corpus.oracle import (CORPUS, TIMEOUT_S, Cell, Run, check_compare, check_python, check_run, environment,
+                                 run_compare, run_mode, run_python, scripts)
 
 COLUMNS = ("python", "graph", "eager", "compare")
 SKIPPED = Cell(True, "—")
@@ -114,21 +114,25 @@ def markdown(results: dict[str, dict[str, Cell]], wall: float) -> str:
     def escape(text: str) -> str:
         return text.replace("|", "\\|")
 
+    from importlib.metadata import version
+
     import eagerrun
-    import tensorflow as tf  # the version the table was made with
 
     def git(*args: str) -> str:
         done = subprocess.run(["git", "-C", str(CORPUS), *args], capture_output=True, text=True)
         return done.stdout.strip()
 
-    source = Path(eagerrun.__file__).resolve().parent
+    with tempfile.TemporaryDirectory() as cwd:  # the eagerrun the runs imported (PYTHONPATH may choose another)
+        found = subprocess.run([sys.executable, "-c", "import eagerrun; print(eagerrun.__file__)"], cwd=cwd,
+                               env=environment(), capture_output=True, text=True).stdout.strip()
+    source = Path(found).resolve().parent if found else Path(eagerrun.__file__).resolve().parent
     dirty = " + uncommitted changes" if source == CORPUS.parent.parent / "eagerrun" and git(
         "status", "--porcelain", "--", str(source)) else ""
     lines = ["# Corpus results", "",
              f"`python -m tests.corpus` on {datetime.datetime.now().isoformat(timespec='seconds')}: eagerrun "
              f"{eagerrun.__version__} from `{source}` (repository at {git('rev-parse', '--short', 'HEAD')}{dirty}), "
-             f"TensorFlow {tf.__version__}, Python {platform.python_version()}, {wall:.0f} s. Each cell is `✓` "
-             "or the first thing that was wrong; every problem is listed below.",
+             f"TensorFlow {version('tensorflow')}, Python {platform.python_version()}, {wall:.0f} s. "
+             "Each cell is `✓` or the first thing that was wrong; every problem is listed below.",
              "", "| script | " + " | ".join(COLUMNS) + " |", "|---|" + "---|" * len(COLUMNS)]
     for name, cells in results.items():
         lines.append(f"| {name} | " + " | ".join(escape(cell.text) for cell in cells.values()) + " |")
