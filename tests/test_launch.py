@@ -49,6 +49,14 @@ def steps_begun(tmp_path: Path, worker: int) -> int:
     return sum(event.endswith("begins") for event in events(tmp_path, worker))
 
 
+def step_both_are_in(tmp_path: Path) -> int | None:
+    """The step both workers have begun and not ended, or None (one may still be a step behind the other)."""
+    last = [events(tmp_path, worker)[-1:] for worker in (0, 1)]
+    if last[0] == last[1] and last[0] and (match := re.fullmatch(r"step (\d+) begins", last[0][0])):
+        return int(match[1])
+    return None
+
+
 def wait_until(condition: Callable[[], bool], timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while not condition():
@@ -124,13 +132,13 @@ def test_ctrl_c_reaches_the_launcher_alone_which_stops_each_worker_once_at_a_ste
         assert wait_until(lambda: min(steps_begun(tmp_path, 0), steps_begun(tmp_path, 1)) >= 2, 120), \
             output(tmp_path, "launch")
         workers = children(launcher.pid)
-        begun = steps_begun(tmp_path, 0)
-        assert wait_until(lambda: steps_begun(tmp_path, 0) > begun, 10)  # every worker now sleeps in this step
+        assert wait_until(lambda: step_both_are_in(tmp_path) is not None, 30)  # every worker sleeps in this step
+        signalled = step_both_are_in(tmp_path)
         os.killpg(launcher.pid, signal.SIGINT)
         assert launcher.wait(timeout=60) == 130, output(tmp_path, "launch")
     finally:
         kill_left_over([launcher.pid, *workers])
-    signalled = begun + 1  # each worker asks the others in the next step's all-reduce: all stop after it
+    # each worker asks the others in the next step's all-reduce: all stop after it
     for worker in (0, 1):
         assert events(tmp_path, worker)[-5:] == [f"step {signalled} begins", "signal SIGINT", f"step {signalled} ends",
                                                  f"step {signalled + 1} begins", f"step {signalled + 1} ends"]
