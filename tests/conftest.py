@@ -5,12 +5,15 @@ TensorFlow import of about five seconds)."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -29,11 +32,126 @@ def eagerrun_command() -> list[str]:
 
 
 def run_eagerrun(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
-                 timeout: float = 180) -> subprocess.CompletedProcess[str]:
+                 timeout: float = 180, fresh: bool = False) -> subprocess.CompletedProcess[str]:
+    """`eagerrun ARGS` in a new process, answered as `subprocess.run(..., capture_output=True, text=True)`.
+
+    The process is forked from one that has imported TensorFlow (tests/preloaded.py says what that can and
+    cannot show); `fresh` starts `eagerrun` from scratch, for what happens while TensorFlow loads."""
     environment = {k: v for k, v in os.environ.items() if not k.startswith("EAGERRUN_")}
     environment.update(env or {})
-    return subprocess.run([*eagerrun_command(), *args], cwd=cwd, env=environment, capture_output=True,
-                          text=True, timeout=timeout)
+    command = [*eagerrun_command(), *args]
+    if fresh or os.environ.get("EAGERRUN_TESTS_FRESH") == "1" or sets_import_time_variable(env or {}):
+        return subprocess.run(command, cwd=cwd, env=environment, capture_output=True, text=True, timeout=timeout)
+    return run_forked(command, cwd=cwd or Path.cwd(), env=environment, timeout=timeout)
+
+
+def sets_import_time_variable(env: dict[str, str]) -> bool:
+    from tests.preloaded import IMPORT_TIME_VARIABLES
+
+    return any(name.startswith(IMPORT_TIME_VARIABLES) for name in env)
+
+
+_fork_context: Any = None
+
+
+def forkserver() -> Any:
+    """This process' forkserver, started once with TensorFlow and Keras imported."""
+    global _fork_context
+    if _fork_context is None:
+        import multiprocessing
+        import multiprocessing.forkserver
+
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["tests.preloaded"])
+        os.environ["EAGERRUN_TESTS_PRELOAD"] = "1"  # read by tests.preloaded in the server alone
+        try:
+            multiprocessing.forkserver.ensure_running()
+        finally:
+            del os.environ["EAGERRUN_TESTS_PRELOAD"]
+        _fork_context = context
+    return _fork_context
+
+
+def fresh_sys_path() -> list[str]:
+    """sys.path of a newly started `eagerrun` console script: its folder, then the interpreter's own."""
+    global _fresh_sys_path
+    if _fresh_sys_path is None:
+        found = subprocess.run([sys.executable, "-I", "-c", "import sys, json; print(json.dumps(sys.path[1:]))"],
+                               capture_output=True, text=True, check=True)
+        _fresh_sys_path = [str(Path(eagerrun_command()[0]).parent), *json.loads(found.stdout)]
+    return _fresh_sys_path
+
+
+_fresh_sys_path: list[str] | None = None
+
+
+def run_forked(command: list[str], *, cwd: Path, env: dict[str, str],
+               timeout: float) -> subprocess.CompletedProcess[str]:
+    run = ForkedRun(command, cwd=cwd, env=env)
+    try:
+        stdout, stderr = run.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        run.kill()
+        raise
+    return subprocess.CompletedProcess(command, run.returncode, stdout, stderr)
+
+
+def start_eagerrun(*args: str, env: dict[str, str] | None = None, cwd: Path | None = None,
+                   fresh: bool = False) -> Any:
+    """`eagerrun ARGS` in the background, with this process' environment and `env`: a `subprocess.Popen`
+    with its output in pipes when `fresh`, else a forked run answering the same calls."""
+    environment = {**os.environ, **(env or {})}
+    command = [*eagerrun_command(), *args]
+    if fresh or os.environ.get("EAGERRUN_TESTS_FRESH") == "1" or sets_import_time_variable(env or {}):
+        return subprocess.Popen(command, env=environment, cwd=cwd, text=True, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+    return ForkedRun(command, cwd=cwd or Path.cwd(), env=environment)
+
+
+class ForkedRun:
+    """One `eagerrun` run forked from the preloaded process (tests/preloaded.py), answered as the part of
+    `subprocess.Popen` the tests use: pid, poll, send_signal, kill, wait, communicate, returncode."""
+
+    def __init__(self, command: list[str], *, cwd: Path, env: dict[str, str]) -> None:
+        from tests.preloaded import run_cli
+
+        self.args = command
+        self._folder = tempfile.TemporaryDirectory(prefix="eagerrun-run-")
+        self._out, self._err = Path(self._folder.name, "stdout"), Path(self._folder.name, "stderr")
+        self._out.touch()
+        self._err.touch()
+        launcher = eagerrun_command()
+        argv = [launcher[0] if len(launcher) == 1 else str(ROOT / "eagerrun" / "__main__.py"),
+                *command[len(launcher):]]
+        self._child = forkserver().Process(target=run_cli, args=(argv, str(cwd), env, str(self._out),
+                                                                  str(self._err), fresh_sys_path()))
+        self._child.start()
+        self.pid = self._child.pid
+
+    @property
+    def returncode(self) -> int | None:
+        return self._child.exitcode
+
+    def poll(self) -> int | None:
+        return self._child.exitcode
+
+    def send_signal(self, signum: int) -> None:
+        if self._child.exitcode is None:
+            os.kill(self.pid, signum)
+
+    def kill(self) -> None:
+        self._child.kill()
+
+    def wait(self, timeout: float | None = None) -> int:
+        self._child.join(timeout)
+        if self._child.exitcode is None:
+            raise subprocess.TimeoutExpired(self.args, timeout or 0, self._out.read_text(), self._err.read_text())
+        return self._child.exitcode
+
+    def communicate(self, timeout: float | None = None) -> tuple[str, str]:
+        """Wait for the end, then (stdout, stderr); the files stay readable until the next call."""
+        self.wait(timeout)
+        return self._out.read_text(errors="replace"), self._err.read_text(errors="replace")
 
 
 def run_in_process(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -79,3 +197,17 @@ def write_script(tmp_path: Path):
         return path
 
     return write
+
+
+# Modules whose tests wait longest (several processes, signals, heartbeats): started first, so that the
+# workers are not left waiting on one of them at the end while the others are idle.
+SLOW_FIRST = ("test_launch", "test_distribute", "test_reliability", "test_compare", "test_corpus", "test_readme",
+              "test_real_scripts", "test_loss_forms")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        module = item.path.stem
+        return SLOW_FIRST.index(module) if module in SLOW_FIRST else len(SLOW_FIRST)
+
+    items.sort(key=rank)  # stable: within a module, tests keep their order

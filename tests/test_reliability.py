@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import subprocess
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.conftest import ROOT, eagerrun_command, run_eagerrun, run_in_process
+from tests.conftest import ROOT, run_eagerrun, run_in_process, start_eagerrun
 
 RESUMABLE = str(ROOT / "tests" / "specs" / "resumable.py")
 
@@ -24,12 +23,7 @@ def steps_in(path: Path) -> list[int]:
     return [json.loads(line)["step"] for line in path.read_text().splitlines()] if path.exists() else []
 
 
-def start_eagerrun(*args: str, env: dict[str, str]) -> subprocess.Popen[str]:
-    return subprocess.Popen([*eagerrun_command(), *args], env={**os.environ, **env}, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-
-def wait_for_steps(metrics: Path, count: int, process: subprocess.Popen[str], limit_s: float = 120) -> None:
+def wait_for_steps(metrics: Path, count: int, process: Any, limit_s: float = 120) -> None:
     deadline = time.monotonic() + limit_s
     while len(steps_in(metrics)) < count:
         assert process.poll() is None, process.communicate()
@@ -281,7 +275,7 @@ def test_once_the_trainer_loop_starts_a_signal_waits_for_the_step_end() -> None:
 def test_a_signal_while_tensorflow_loads_ends_the_run_with_its_code(write_script, signum: int, code: int) -> None:
     """One second in, eagerrun is still importing TensorFlow (it takes seconds): the signal ends it with
     130/143, as at any other moment, not by the signal itself, not with a traceback or "Aborted!"."""
-    process = start_eagerrun("--graph", str(write_script("sleepy.py", "import time\ntime.sleep(60)\n")), env={})
+    process = start_eagerrun("--graph", str(write_script("sleepy.py", "import time\ntime.sleep(60)\n")), fresh=True)
     time.sleep(1.0)
     process.send_signal(signum)
     _, stderr = process.communicate(timeout=60)

@@ -121,7 +121,7 @@ def test_import_that_fails_keeps_its_real_errors(write_script, tmp_path, show: b
 def test_eagerrun_check_prints_no_startup_lines(monkeypatch) -> None:
     """`eagerrun check`, TensorFlow's first import in its process: none of the start-up lines on stderr."""
     monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
-    result = run_eagerrun("check")
+    result = run_eagerrun("check", fresh=True)
     assert result.returncode == 0, result.stderr
     assert STARTUP_LINE.search(result.stderr) is None, result.stderr
 
@@ -136,7 +136,7 @@ def test_script_can_still_configure_devices(write_script) -> None:
         tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
         print(len(tf.config.list_logical_devices("CPU")))
     """)
-    result = run_eagerrun("--graph", "-q", str(script))
+    result = run_eagerrun("--graph", "-q", str(script), fresh=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout == "2\n"
     assert STARTUP_LINE.search(result.stderr) is None, result.stderr
