@@ -10,12 +10,12 @@ import difflib
 import os
 import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, NoReturn
 
 import click
 
-from eagerrun import __version__, distribute, interrupts, precision
+from eagerrun import __version__, distribute, interrupts
+from eagerrun.config import POLICIES, STRATEGIES
 from eagerrun.errors import EXIT_SIGINT, EagerrunError
 from eagerrun.paths import OutputPath, ScriptPath
 
@@ -89,7 +89,7 @@ def mode_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def resolve_mode_from_context(ctx: click.Context, *, eager: bool, graph: bool, mode_option: str | None) -> Any:
-    from eagerrun.modes import resolve_mode
+    from eagerrun.config import resolve_mode
 
     source = ctx.get_parameter_source("mode_option")
     option_source = {
@@ -149,12 +149,12 @@ def run_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--on-nan", type=click.Choice(["stop", "warn", "debug"]), default="stop", show_default=True,
                      help="[--train] On a non-finite loss: stop (exit 3), warn and go on, or debug: check "
                      "numerics from the start and name the op that made it (as --check-numerics)."),
-        click.option("--strategy", type=click.Choice(["default", "mirrored", "multiworker"]), default="default",
+        click.option("--strategy", type=click.Choice(STRATEGIES), default="default",
                      show_default=True, help="[--train] tf.distribute strategy: one device, MirroredStrategy over "
                      "this machine's GPUs, or MultiWorkerMirroredStrategy configured by TF_CONFIG (or SLURM)."),
         click.option("--cpu-replicas", type=positive, metavar="N",
                      help="[--train] With --strategy mirrored: split the CPU into N logical devices."),
-        click.option("--precision", type=click.Choice(precision.POLICIES),
+        click.option("--precision", type=click.Choice(POLICIES),
                      default="float32", show_default=True,
                      help="[--train] Keras' dtype policy, set before build(); mixed_float16 adds loss scaling."),
         click.option("--validate-every", type=positive, metavar="N",
@@ -195,11 +195,6 @@ def run_options(command: Callable[..., Any]) -> Callable[..., Any]:
     return command
 
 
-TRAIN_ONLY = ("epochs", "steps", "xla", "on_nan", "steps_per_execution", "checkpoint_dir", "checkpoint_every",
-              "strategy", "cpu_replicas", "validate_every", "precision")
-FILE_OUTPUTS = ("metrics_out", "run_report")
-
-
 def own_options_among(ctx: click.Context, args: tuple[str, ...]) -> tuple[str, ...]:
     """The arguments after SCRIPT that are also this command's own long options (`--seed`, `--eager=1`):
     they went to the script, which is right, and a likely reason when the script then fails."""
@@ -208,64 +203,41 @@ def own_options_among(ctx: click.Context, args: tuple[str, ...]) -> tuple[str, .
     return tuple(dict.fromkeys(arg.partition("=")[0] for arg in args if arg.partition("=")[0] in ours))
 
 
-def refuse_script_args_with_train(ctx: click.Context, args: tuple[str, ...]) -> None:
-    """--train imports SCRIPT and calls its build(): nothing reads arguments after it, so none may be lost."""
-    if not args:
-        return
-    given = " ".join(args)
-    if own_options_among(ctx, args):
-        raise click.UsageError(f"with --train, SCRIPT takes no arguments: put `{given}` before SCRIPT")
-    raise click.UsageError(f"with --train, SCRIPT takes no arguments (its build() reads none): drop `{given}`")
-
-
-def refuse_overwriting(script: Path | None, options: dict[str, Any]) -> None:
-    """Two outputs in one file, or an output over the script itself, would lose one of them."""
-    seen: dict[Path, str] = {} if script is None else {script.resolve(): "SCRIPT"}
-    for name in FILE_OUTPUTS:
-        if options[name] is None:
-            continue
-        path, flag = options[name].resolve(), "--" + name.replace("_", "-")
-        if path in seen:
-            raise click.UsageError(f"{seen[path]} and {flag} are one file, {options[name]}: it would be written over")
-        seen[path] = flag
-
-
 def build_run_config(ctx: click.Context, *, target: str, args: tuple[str, ...], **options: Any) -> Any:
-    """The frozen RunConfig, from parsed options; options that only the trainer reads need --train."""
-    from eagerrun.config import OutputOptions, RunConfig
-    from eagerrun.distribute import StrategyOptions
-    from eagerrun.loader import Target, check_module_exists
-    from eagerrun.trainer import TrainOptions
+    """The RunConfig the parsed options make, as given: `config.validate` settles how they combine."""
+    from eagerrun.config import OutputOptions, RunConfig, StrategyOptions, TrainOptions
 
-    mode = resolve_mode_from_context(ctx, eager=options["eager"], graph=options["graph"],
-                                     mode_option=options["mode_option"])
-    if options["train"]:
-        refuse_script_args_with_train(ctx, args)
-    else:
-        given = [name for name in TRAIN_ONLY
-                 if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE]
-        if given:
-            flag = "--" + given[0].replace("_", "-")
-            raise click.UsageError(f"{flag} drives eagerrun's own training loop: add --train")
-    if options["as_module"]:
-        check_module_exists(target)
-        what = Target(module=target, args=args)
-    else:
-        what = Target(script=SCRIPT_PATH.convert(target, target_param(ctx), ctx), args=args)
-    refuse_overwriting(what.script, options)
     train = TrainOptions(epochs=options["epochs"], steps=options["steps"], xla=options["xla"],
                          steps_per_execution=options["steps_per_execution"], on_nan=options["on_nan"],
-                         checkpoint_dir=options["checkpoint_dir"],
-                         checkpoint_every=options["checkpoint_every"],
+                         checkpoint_dir=options["checkpoint_dir"], checkpoint_every=options["checkpoint_every"],
                          strategy=StrategyOptions(options["strategy"], options["cpu_replicas"]),
                          validate_every=options["validate_every"], precision=options["precision"])
     output = OutputOptions(metrics_out=options["metrics_out"], tensorboard=options["tensorboard"],
                            log_every=options["log_every"], quiet=options["quiet"], verbose=options["verbose"],
                            run_report=options["run_report"], pdb=options["pdb"])
-    return RunConfig(mode=mode, target=what, output=output, train=train if options["train"] else None,
-                     seed=options["seed"], autolog=not options["no_autolog"], max_retraces=options["max_retraces"],
-                     check_numerics=options["check_numerics"] or options["on_nan"] == "debug",
-                     script_decides=options["script_decides"], options_after_script=own_options_among(ctx, args))
+    return RunConfig(mode=resolve_mode_from_context(ctx, eager=options["eager"], graph=options["graph"],
+                                                    mode_option=options["mode_option"]),
+                     target=target_of(ctx, target, args, as_module=options["as_module"]), output=output,
+                     train=train if options["train"] else None, seed=options["seed"],
+                     autolog=not options["no_autolog"], max_retraces=options["max_retraces"],
+                     check_numerics=options["check_numerics"], script_decides=options["script_decides"],
+                     options_after_script=own_options_among(ctx, args), given=given_on_command_line(ctx))
+
+
+def target_of(ctx: click.Context, target: str, args: tuple[str, ...], *, as_module: bool) -> Any:
+    """SCRIPT (an existing Python source file, resolved once, here) or -m MODULE (one that exists)."""
+    from eagerrun.config import Target
+    from eagerrun.loader import check_module_exists
+
+    if as_module:
+        check_module_exists(target)
+        return Target(module=target, args=args)
+    return Target(script=SCRIPT_PATH.convert(target, target_param(ctx), ctx), args=args)
+
+
+def given_on_command_line(ctx: click.Context) -> frozenset[str]:
+    return frozenset(name for name in ctx.params
+                     if ctx.get_parameter_source(name) == click.core.ParameterSource.COMMANDLINE)
 
 
 @cli.command(context_settings=SCRIPT_CONTEXT)
@@ -282,8 +254,9 @@ def run(ctx: click.Context, **options: Any) -> int:
     eagerrun's own loop instead.
     """
     from eagerrun import session
+    from eagerrun.config import validate
 
-    return session.run(build_run_config(ctx, **options))
+    return session.run(validate(build_run_config(ctx, **options), chief=distribute.is_chief))
 
 
 @cli.command(context_settings=SCRIPT_CONTEXT)
@@ -310,21 +283,13 @@ def compare(ctx: click.Context, *, as_module: bool, train: bool, steps: int | No
     Exits 0 when the losses agree within --rtol/--atol, 1 when they diverge.
     """
     from eagerrun import report
-    from eagerrun.compare import CompareOptions
     from eagerrun.compare import compare as run_comparison
-    from eagerrun.loader import Target, check_module_exists
+    from eagerrun.config import CompareOptions, validate_compare
 
-    if xla and not train:
-        raise click.UsageError("--xla compiles eagerrun's own step: add --train")
-    if train:
-        refuse_script_args_with_train(ctx, args)
-    if as_module:
-        check_module_exists(target)
-        what = Target(module=target, args=args)
-    else:
-        what = Target(script=SCRIPT_PATH.convert(target, target_param(ctx), ctx), args=args)
-    result = run_comparison(CompareOptions(target=what, train=train, steps=steps, seed=seed, rtol=rtol,
-                                           atol=atol, xla=xla))
+    options = validate_compare(CompareOptions(
+        target=target_of(ctx, target, args, as_module=as_module), train=train, steps=steps, seed=seed, rtol=rtol,
+        atol=atol, xla=xla, options_after_script=own_options_among(ctx, args)))
+    result = run_comparison(options)
     report.comparison(result, log_every=log_every, as_json=as_json)
     return 0 if result.match else 1
 
@@ -345,25 +310,18 @@ def launch(ctx: click.Context, *, workers: int, max_restarts: int, run_args: tup
     fails, the others are stopped and the launch exits with that worker's error and exit code, or, with
     --max-restarts, every worker is started again and resumes from the latest checkpoint.
     """
+    from eagerrun.config import validate_launch
     from eagerrun.launch import launch as launch_workers
 
-    check_launch_args(ctx, run_args, max_restarts=max_restarts)
-    return launch_workers(workers, list(run_args), max_restarts=max_restarts)
+    config = validate_launch(workers_config(ctx, run_args), max_restarts=max_restarts)
+    return launch_workers(workers, config, max_restarts=max_restarts)
 
 
-def check_launch_args(ctx: click.Context, run_args: tuple[str, ...], *, max_restarts: int) -> None:
-    """Parse the workers' command line here, once, so a mistake is one error and not N."""
+def workers_config(ctx: click.Context, run_args: tuple[str, ...]) -> Any:
+    """The workers' RunConfig, parsed here, once, so that a mistake is one error and not N."""
     assert ctx.parent is not None
-    args = ["--strategy", "multiworker", *run_args]
-    with run.make_context("eagerrun launch", args, parent=ctx.parent) as run_ctx:
-        if run_ctx.params["strategy"] != "multiworker":
-            raise click.UsageError(f"launch runs --strategy multiworker: drop --strategy {run_ctx.params['strategy']}")
-        if not run_ctx.params["train"]:
-            raise click.UsageError("launch starts workers of eagerrun's own trainer: add --train")
-        if max_restarts and run_ctx.params["checkpoint_dir"] is None:
-            raise click.UsageError("--max-restarts starts the workers again from their latest checkpoint: add "
-                                   "--checkpoint-dir DIR")
-        build_run_config(run_ctx, **run_ctx.params)
+    with run.make_context("eagerrun launch", ["--strategy", "multiworker", *run_args], parent=ctx.parent) as run_ctx:
+        return build_run_config(run_ctx, **run_ctx.params)
 
 
 @cli.command(context_settings=CONTEXT)

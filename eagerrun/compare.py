@@ -20,20 +20,9 @@ from typing import Any
 
 from eagerrun import report
 from eagerrun.errors import EXIT_FAILURE, EagerrunError
-from eagerrun.loader import Target
+from eagerrun.config import CompareOptions
 from eagerrun.records import RunReport, StepRecord, summarize
 from eagerrun.side_effects import SIDE_EFFECTS, Suspect, suspects_in
-
-
-@dataclass(frozen=True)
-class CompareOptions:
-    target: Target
-    train: bool = False
-    steps: int | None = None
-    seed: int = 0
-    rtol: float = 1e-4  # float32 graphs fuse and reorder ops (grappler): agreement is close, not bitwise
-    atol: float = 1e-6
-    xla: bool = False
 
 
 @dataclass(frozen=True)
@@ -162,19 +151,8 @@ def run_mode(options: CompareOptions, *, mode: str, xla: bool, folder: Path,
     `steps_so_far` hears the count of steps in its metrics file as they come (every POLL_S)."""
     name = f"{mode}{'-xla' if xla else ''}"
     metrics, report_path = folder / f"{name}.jsonl", folder / f"{name}.json"
-    command = [sys.executable, "-m", "eagerrun", "run", "--mode", mode, "--seed", str(options.seed),
-               "--metrics-out", str(metrics), "--run-report", str(report_path), "--quiet"]
-    if options.train:
-        command.append("--train")
-        if options.steps is not None:
-            command += ["--steps", str(options.steps)]
-        if xla:
-            command.append("--xla")
-    if options.target.module is not None:
-        command += ["-m", options.target.module]
-    else:
-        command.append(str(options.target.script))
-    command += list(options.target.args)
+    run = options.run_config(mode, xla=xla, metrics_out=metrics, run_report=report_path)  # type: ignore[arg-type]
+    command = [sys.executable, "-m", "eagerrun", *run.run_argv()]
     finished = run_watched(command, LineCount(metrics), steps_so_far)
     records = [StepRecord.from_json(json.loads(line))
                for line in (metrics.read_text().splitlines() if metrics.exists() else []) if line]

@@ -17,28 +17,10 @@ import os
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
+from eagerrun.config import StrategyOptions
 from eagerrun.errors import EXIT_PEER_LOST, EXIT_PORT_TAKEN, EXIT_USAGE, EagerrunError
-
-StrategyName = Literal["default", "mirrored", "multiworker"]
-
-
-@dataclass(frozen=True)
-class StrategyOptions:
-    """`--strategy` and `--cpu-replicas`, checked against each other before TensorFlow loads."""
-
-    name: StrategyName = "default"
-    cpu_replicas: int | None = None
-
-    def check(self) -> None:
-        if self.cpu_replicas is not None and self.name != "mirrored":
-            raise EagerrunError("--cpu-replicas splits the CPU for --strategy mirrored: add --strategy mirrored",
-                                exit_code=EXIT_USAGE)
-        if self.name == "multiworker":
-            own_task()
-
 
 def cluster_spec(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
     """The cluster and this process's task in it, as TF_CONFIG's dict: TF_CONFIG itself, parsed and checked,

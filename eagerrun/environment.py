@@ -17,7 +17,8 @@ from typing import Any
 
 from eagerrun import __version__
 from eagerrun.errors import EagerrunError
-from eagerrun.modes import MODE_ENV_VAR, MODES, import_tensorflow, resolve_mode
+from eagerrun.config import MODE_ENV_VAR, MODES, resolve_mode
+from eagerrun.modes import import_tensorflow
 
 VARIABLE_NAMES = ("XLA_FLAGS", "CUDA_VISIBLE_DEVICES")
 VARIABLE_PREFIXES = ("TF_", "EAGERRUN_")

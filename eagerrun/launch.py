@@ -39,6 +39,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO
 
+from eagerrun.config import RunConfig
 from eagerrun.errors import (
     EXIT_FAILURE,
     EXIT_NONFINITE_LOSS,
@@ -156,14 +157,14 @@ class WorkerGroup:
                 process.wait()
 
 
-def launch(workers: int, run_args: list[str], *, max_restarts: int = 0) -> int:
+def launch(workers: int, config: RunConfig, *, max_restarts: int = 0) -> int:
     """Start the workers, wait for all of them; return 0, or 130/143 after a signal, or raise the first
     failure as an EagerrunError. With `max_restarts`, a failure (`WorkerFailed.restartable`) first stops
     every worker and starts them all again, up to that many times; they resume from their checkpoint."""
     from eagerrun import report
 
     report.install_log_handler(quiet=False)
-    command = [sys.executable, "-m", "eagerrun", "run", "--strategy", "multiworker", *run_args]
+    command = [sys.executable, "-m", "eagerrun", *config.run_argv()]  # each worker's `eagerrun run`
     group = WorkerGroup()
     restarts: list[WorkerFailed] = []
     previous = {signum: signal.signal(signum, group.forward) for signum in EXIT_CODES}

@@ -19,26 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType, TracebackType
 
+from eagerrun.config import Target
 from eagerrun.errors import EXIT_FAILURE, EXIT_USAGE, EagerrunError
 
 _EAGERRUN_DIR = os.path.dirname(os.path.abspath(__file__))
-
-
-@dataclass(frozen=True)
-class Target:
-    """What to run: a script path or a module name, and the arguments that belong to it."""
-
-    script: Path | None = None
-    module: str | None = None
-    args: tuple[str, ...] = ()
-
-    def __post_init__(self) -> None:
-        if (self.script is None) == (self.module is None):
-            raise ValueError("a Target is a script or a module, exactly one")
-
-    @property
-    def display(self) -> str:
-        return f"-m {self.module}" if self.module else str(self.script)
 
 
 @dataclass(frozen=True)

@@ -14,57 +14,17 @@ import os
 import platform
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from types import ModuleType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
-from eagerrun.errors import EXIT_FAILURE, EXIT_USAGE, EagerrunError
+from eagerrun.config import MODE_ENV_VAR, Mode, ModeChoice, ModeSource
+from eagerrun.errors import EXIT_FAILURE, EagerrunError
 from eagerrun.startup_log import quiet_tensorflow_startup
 
 if TYPE_CHECKING:
     from eagerrun.records import StepRecord
 
-Mode = Literal["eager", "graph"]
-ModeSource = Literal["flag", "env", "default"]
-MODES: tuple[Mode, ...] = ("eager", "graph")
-DEFAULT_MODE: Mode = "graph"  # TensorFlow's own default: tf.function bodies run as graphs
-MODE_ENV_VAR = "EAGERRUN_MODE"
-
 log = logging.getLogger("eagerrun")
-
-
-@dataclass(frozen=True)
-class ModeChoice:
-    """The mode in force and where it came from (a flag, EAGERRUN_MODE, or the default)."""
-
-    mode: Mode
-    source: ModeSource
-
-    @property
-    def eager(self) -> bool:
-        return self.mode == "eager"
-
-
-def resolve_mode(*, eager: bool, graph: bool, mode_option: str | None, option_source: ModeSource) -> ModeChoice:
-    """Settle the mode from `--eager`, `--graph` and `--mode` (itself fed by EAGERRUN_MODE or its default).
-
-    Flags beat the environment, which beats the default. Two flags that disagree are a usage error rather
-    than a silent last-one-wins, because the user plainly meant one of them.
-    """
-    asked: set[str] = set()
-    if eager:
-        asked.add("eager")
-    if graph:
-        asked.add("graph")
-    if mode_option is not None and option_source == "flag":
-        asked.add(mode_option)
-    if len(asked) > 1:
-        raise EagerrunError("choose one mode: --eager and --graph (or --mode) disagree", exit_code=EXIT_USAGE)
-    if asked:
-        return ModeChoice(mode=asked.pop(), source="flag")  # type: ignore[arg-type]
-    if mode_option is not None:
-        return ModeChoice(mode=mode_option, source=option_source)  # type: ignore[arg-type]
-    return ModeChoice(mode=DEFAULT_MODE, source="default")
 
 
 _tf: ModuleType | None = None

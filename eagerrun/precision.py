@@ -14,10 +14,10 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Iterator
 from dataclasses import replace
-from typing import Any, Literal
+from typing import Any
 
-Precision = Literal["float32", "mixed_bfloat16", "mixed_float16"]
-POLICIES: tuple[Precision, ...] = ("float32", "mixed_bfloat16", "mixed_float16")
+from eagerrun.config import Precision
+
 LOSS_SCALE = "loss_scale"
 
 

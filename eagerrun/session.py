@@ -19,7 +19,7 @@ from typing import Any
 from eagerrun import distribute, hooks, interrupts, loader, modes, postmortem, precision, report, tf_stacks
 from eagerrun.autolog import StepCollector
 from eagerrun.checkpoints import has_checkpoint
-from eagerrun.config import OutputOptions, RunConfig
+from eagerrun.config import RunConfig, Settled, StrategyOptions
 from eagerrun.errors import EXIT_FAILURE, EXIT_NONFINITE_LOSS, EXIT_SIGINT, EXIT_USAGE, EagerrunError
 from eagerrun.numerics import NumericsReport, is_numerics_error, numerics_report
 from eagerrun.records import Recorder, RunReport, StepRecord, StepSink, metrics_sink, summarize
@@ -28,19 +28,13 @@ from eagerrun.tracing import TraceCounter
 log = logging.getLogger("eagerrun")
 
 
-def run(config: RunConfig) -> int:
+def run(settled: Settled) -> int:
     """Apply the mode before any user code is imported, run, report, return the exit code."""
-    strategy_options = config.train.strategy if config.train is not None else distribute.StrategyOptions()
-    strategy_options.check()
-    if not distribute.is_chief(strategy_options):
-        config = replace(config, output=OutputOptions(quiet=True))  # the chief alone prints and writes
+    config = settled.config
+    strategy_options = config.train.strategy if config.train is not None else StrategyOptions()
     report.install_log_handler(quiet=config.output.quiet)
-    if config.train is not None:
-        config.train.check_mode(eager=config.mode.eager)
-    if config.check_numerics and config.train is not None and config.train.xla:
-        log.warning("--check-numerics does not work under XLA (a compiled cluster has no per-op checks): "
-                    "running without --xla")
-        config = replace(config, train=replace(config.train, xla=False))
+    for warning in settled.warnings:
+        log.warning("%s", warning)
     with report.loading_tensorflow(enabled=not config.output.quiet):
         modes.apply_mode(config.mode, show_tf_log=config.output.verbose, check_numerics=config.check_numerics)
         strategy = distribute.create_strategy(strategy_options)  # before any op: it may configure the runtime

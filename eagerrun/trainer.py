@@ -13,15 +13,14 @@ import math
 import signal
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from eagerrun.checkpoints import TrainCheckpoint, with_exact_position
-from eagerrun.distribute import StrategyOptions, lost_peer, scope
+from eagerrun.config import TrainOptions
+from eagerrun.distribute import lost_peer, scope
 from eagerrun.errors import EXIT_NONFINITE_LOSS, EXIT_USAGE, EagerrunError
 from eagerrun.interrupts import Interrupted, steps_will_end, stop_point, stop_requested
-from eagerrun.precision import Precision, SkippedSteps, loss_scale_value
+from eagerrun.precision import SkippedSteps, loss_scale_value
 from eagerrun.records import Recorder
 from eagerrun.runner import StepOutputs, StepRunner
 from eagerrun.spec import TrainSpec
@@ -29,33 +28,6 @@ from eagerrun.steps import builtin_train_step, compile_validation
 from eagerrun.tracing import TraceCounter
 
 log = logging.getLogger("eagerrun")
-
-
-@dataclass(frozen=True)
-class TrainOptions:
-    """The trainer's options, validated once against the mode (habit: impossible combinations fail early)."""
-
-    epochs: int | None = None
-    steps: int | None = None
-    xla: bool = False
-    steps_per_execution: int = 1
-    on_nan: Literal["stop", "warn", "debug"] = "stop"  # debug: stop, with check numerics on from the start
-    checkpoint_dir: Path | None = None
-    checkpoint_every: int | None = None
-    strategy: StrategyOptions = field(default_factory=StrategyOptions)
-    validate_every: int | None = None  # besides each epoch's end
-    precision: Precision = "float32"
-
-    def check_mode(self, *, eager: bool) -> None:
-        if eager and self.xla:
-            raise EagerrunError("--xla compiles the step, which eager mode never does: drop --xla or use "
-                                "--graph", exit_code=EXIT_USAGE)
-        if self.xla and self.strategy.cpu_replicas is not None:
-            raise EagerrunError("--xla with --cpu-replicas: XLA cannot run a replica whose variables live on "
-                                "another logical CPU device; drop one of them", exit_code=EXIT_USAGE)
-        if eager and self.steps_per_execution > 1:
-            raise EagerrunError("--steps-per-execution runs several steps in one graph call: it needs "
-                                "--graph", exit_code=EXIT_USAGE)
 
 
 class NonFiniteLoss(EagerrunError):
@@ -96,7 +68,6 @@ class Trainer:
                  traces: TraceCounter, checkpoint: TrainCheckpoint | None = None, strategy: Any = None) -> None:
         import tensorflow as tf
 
-        options.check_mode(eager=eager)
         self.spec = spec
         self.checkpoint = checkpoint
         self._epoch_now = 1

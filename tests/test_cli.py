@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from eagerrun.cli import cli
 from eagerrun.errors import EagerrunError
-from eagerrun.modes import ModeChoice, resolve_mode
+from eagerrun.config import ModeChoice, resolve_mode
 from tests.conftest import run_eagerrun, run_python
 
 

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from eagerrun import records, session
+from eagerrun.config import OutputOptions
 from tests.conftest import ROOT, SAMPLES, run_in_process, run_python
 
 LINUX = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc and /sys are Linux's")
@@ -111,13 +112,14 @@ def test_a_non_chief_worker_does_not_check_the_chiefs_outputs(script, monkeypatc
     """Worker 1 of a TF_CONFIG cluster writes nothing: a folder that exists on the chief's machine alone
     does not stop it; its paths are still made absolute."""
     configs = []
-    monkeypatch.setattr(session, "run", lambda config: configs.append(config) or 0)
+    monkeypatch.setattr(session, "run", lambda settled: configs.append(settled.config) or 0)
     tf_config = json.dumps({"cluster": {"worker": ["localhost:1", "localhost:2"]},
                             "task": {"type": "worker", "index": 1}})
     result = run_in_process("--train", "--strategy", "multiworker", "--metrics-out", "/proc/m.jsonl",
                             "--checkpoint-dir", "/proc/ck", str(script), env={"TF_CONFIG": tf_config})
     assert result.returncode == 0, result.stderr
-    assert configs[0].output.metrics_out == Path("/proc/m.jsonl")
+    assert configs[0].output == OutputOptions(quiet=True)  # no metrics file, no table: the chief's
+    assert configs[0].train.checkpoint_dir == Path("/proc/ck")
 
 
 def test_an_output_over_the_script_or_another_output_is_refused(refused, script, metrics) -> None:
