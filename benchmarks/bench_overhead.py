@@ -43,10 +43,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench_steps import eagerrun_executable, machine
 from rich.console import Console
 from rich.table import Table
-
-from bench_steps import eagerrun_executable, machine
 
 HERE = Path(__file__).resolve().parent
 RUNNERS = ("python", "eagerrun")

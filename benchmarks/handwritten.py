@@ -15,7 +15,6 @@ import time
 
 import keras
 import tensorflow as tf
-
 from bench_model import build
 
 

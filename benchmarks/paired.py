@@ -20,17 +20,17 @@ import tempfile
 from pathlib import Path
 
 from eagerrun import hooks, modes
+from eagerrun.config import TrainOptions
 from eagerrun.records import JsonlSink, Recorder
 from eagerrun.spec import spec_from_value, validate_spec
 from eagerrun.tracing import TraceCounter
-from eagerrun.trainer import Trainer, TrainOptions
+from eagerrun.trainer import build_trainer
 
 
 def main():
     mode, blocks, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
     modes.apply_mode(modes.ModeChoice(mode=mode, source="flag"))
     import keras
-
     from bench_model import build
     from handwritten import GuideLoop
 
@@ -41,8 +41,8 @@ def main():
         recorder = Recorder(mode=mode, sinks=[JsonlSink(Path(tmp) / "steps.jsonl")])
         traces = TraceCounter(enabled=mode == "graph")
         with hooks.installed(traces=traces):
-            trainer = Trainer(validate_spec(spec_from_value(build())), TrainOptions(steps=steps),
-                              eager=mode == "eager", recorder=recorder, traces=traces)
+            trainer = build_trainer(validate_spec(spec_from_value(build())), TrainOptions(steps=steps),
+                                    eager=mode == "eager", recorder=recorder, traces=traces)
             def eagerrun_block():
                 trainer.run()
                 return [r.time_s for r in recorder.records[-steps:]]

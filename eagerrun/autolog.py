@@ -39,6 +39,7 @@ import sys
 import time
 from collections.abc import Hashable, Iterator
 from dataclasses import dataclass, field
+from types import FrameType
 from typing import Any, NamedTuple
 
 from eagerrun import hooks
@@ -237,7 +238,8 @@ class CallPlan:
         # the batches of a call: strategy.run calls traced outside loops, plus the iterations of the loops
         # counted (strategy.run in a loop body; else the loop that writes the first loss made in one)
         self.runs = runs
-        self.counters = tuple(counters) or tuple(t.slot for t in unreturned if not t.ring)[:1]
+        direct_slots = tuple(t.slot for t in unreturned if not t.ring and t.slot is not None)
+        self.counters: tuple[int, ...] = tuple(counters) or direct_slots[:1]
         self.direct = any(not t.ring for t in unreturned) or bool(self.counters)  # the row read at once
         self.reads_result = any(t.returned_as is not None for t in layout)
         self._eager_tensor = EagerTensor
@@ -857,7 +859,7 @@ class StepCollector:
 
     def _caller_name(self, target: Any) -> tuple[Any, str | None]:
         """(the script's line that asked for the gradient, the name it gave the target there)."""
-        frame = sys._getframe(2)
+        frame: FrameType | None = sys._getframe(2)
         while frame is not None and is_library_code(frame.f_code.co_filename):
             frame = frame.f_back
         if frame is None:
@@ -1086,6 +1088,7 @@ def fit_step_logger() -> type:
             is over, so every call is ended and each has its logs or never will."""
             while self.calls and self.calls[0][2] is not None:
                 first, start, end = self.calls[0]
+                assert end is not None  # the loop's condition
                 last = next((batch for batch in sorted(self.logs_at) if batch >= first), None)
                 if last is None and not final:
                     return

@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 import click
 
 from eagerrun import __version__, distribute, interrupts
-from eagerrun.config import POLICIES, STRATEGIES
+from eagerrun.config import POLICIES, STRATEGIES, ModeSource
 from eagerrun.errors import EXIT_SIGINT, EagerrunError
 from eagerrun.paths import OutputPath, ScriptPath
 
@@ -92,7 +92,7 @@ def resolve_mode_from_context(ctx: click.Context, *, eager: bool, graph: bool, m
     from eagerrun.config import resolve_mode
 
     source = ctx.get_parameter_source("mode_option")
-    option_source = {
+    option_source: ModeSource = {  # type: ignore[assignment]
         click.core.ParameterSource.COMMANDLINE: "flag",
         click.core.ParameterSource.ENVIRONMENT: "env",
     }.get(source, "default")  # type: ignore[arg-type]

@@ -8,6 +8,7 @@ step (each loss, each metric).
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import subprocess
@@ -19,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from eagerrun import report
-from eagerrun.errors import EXIT_FAILURE, EagerrunError
 from eagerrun.config import CompareOptions
+from eagerrun.errors import EXIT_FAILURE, EagerrunError
 from eagerrun.records import RunReport, StepRecord, summarize
 from eagerrun.side_effects import SIDE_EFFECTS, Suspect, suspects_in
 
@@ -199,7 +200,7 @@ def compare(options: CompareOptions) -> Comparison:
             mode, xla = RUNS[name]
             show(name, None)
             runs[name] = run_mode(options, mode=mode, xla=xla, folder=Path(tmp),
-                                  steps_so_far=lambda count, name=name: show(name, count))
+                                  steps_so_far=functools.partial(show, name))
     failures = {name: f"exit {run.exit_code}: {run.error}" for name, run in runs.items() if run.failed}
     if len(failures) == len(runs):
         raise EagerrunError("every run failed: " + "; ".join(f"{name} {why}" for name, why in failures.items()),

@@ -22,6 +22,7 @@ from typing import Any
 from eagerrun.config import StrategyOptions
 from eagerrun.errors import EXIT_PEER_LOST, EXIT_PORT_TAKEN, EXIT_USAGE, EagerrunError
 
+
 def cluster_spec(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
     """The cluster and this process's task in it, as TF_CONFIG's dict: TF_CONFIG itself, parsed and checked,
     or, where it is absent and this is a SLURM job step, the cluster TensorFlow's SlurmClusterResolver

@@ -16,8 +16,8 @@ import subprocess
 from typing import Any
 
 from eagerrun import __version__
-from eagerrun.errors import EagerrunError
 from eagerrun.config import MODE_ENV_VAR, MODES, resolve_mode
+from eagerrun.errors import EagerrunError
 from eagerrun.modes import import_tensorflow
 
 VARIABLE_NAMES = ("XLA_FLAGS", "CUDA_VISIBLE_DEVICES")

@@ -55,6 +55,7 @@ class StepEvents(Protocol):
     def fit_ended(self) -> None: ...
     def function_started(self, function: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None: ...
     def function_traced(self, outputs: Any) -> None: ...
+    def explicit_step(self, loss: Any, metrics: dict[str, Any]) -> None: ...
     def graph_ran(self, graph: Any) -> None: ...
     def function_returned(self, function: Any, result: Any) -> None: ...
     def function_failed(self) -> None: ...
@@ -117,7 +118,7 @@ def _trace_hook(traces: TraceCounter, owner: int,
         return contextlib.nullcontext()
     function_traced = _never_breaks_the_script(steps, steps.function_traced) if steps is not None else None
 
-    def then_traced(python_function: Any) -> Any:
+    def then_traced(python_function: Any, function_traced: Callable[[Any], Any]) -> Any:
         def traced(*args: Any, **kwargs: Any) -> Any:
             outputs = python_function(*args, **kwargs)
             function_traced(outputs)
@@ -130,10 +131,11 @@ def _trace_hook(traces: TraceCounter, owner: int,
                                  tracing_options: Any) -> Any:
         if threading.get_ident() == owner:
             traces.traced(tracing_options.python_function, tracing_options.name, function_type)
-            if function_traced is not None and steps.depth and not isinstance(func_graph.outer_graph, FuncGraph):
+            if (function_traced is not None and steps is not None and steps.depth
+                    and not isinstance(func_graph.outer_graph, FuncGraph)):
                 try:
                     tracing_options = dataclasses.replace(
-                        tracing_options, python_function=then_traced(tracing_options.python_function))
+                        tracing_options, python_function=then_traced(tracing_options.python_function, function_traced))
                 except Exception:  # noqa: BLE001 - options eagerrun cannot remake: losses written at their gradient
                     steps.writes_at_trace_end = False
         return original(function_type, type_context, func_graph, tracing_options)
@@ -349,7 +351,8 @@ def _step_hooks(steps: StepEvents, owner: int) -> Iterator[None]:
         yield
 
 
-def _bound(signature: inspect.Signature, args: tuple[Any, ...], kwargs: dict[str, Any]) -> inspect.BoundArguments | None:
+def _bound(signature: inspect.Signature, args: tuple[Any, ...],
+           kwargs: dict[str, Any]) -> inspect.BoundArguments | None:
     """The arguments as the original binds them, or None where they do not bind (the original then raises
     its own error, as under python)."""
     try:

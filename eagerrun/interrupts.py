@@ -16,9 +16,9 @@ from types import FrameType
 
 from eagerrun.errors import EXIT_SIGINT, EXIT_SIGTERM
 
-EXIT_CODES = {signal.SIGINT: EXIT_SIGINT, signal.SIGTERM: EXIT_SIGTERM}
+EXIT_CODES: dict[int, int] = {signal.SIGINT: EXIT_SIGINT, signal.SIGTERM: EXIT_SIGTERM}
 # What stopped a run, in the words of its report: "interrupted (Ctrl-C) after step 206 of 800".
-STOPPED_BY = {signal.SIGINT: "interrupted (Ctrl-C)", signal.SIGTERM: "stopped (SIGTERM)"}
+STOPPED_BY: dict[int, str] = {signal.SIGINT: "interrupted (Ctrl-C)", signal.SIGTERM: "stopped (SIGTERM)"}
 
 
 class Interrupted(KeyboardInterrupt):

@@ -250,7 +250,7 @@ def start_worker(command: list[str], ports: list[int], index: int, logs: Path, f
         process = subprocess.Popen(command, env=env, start_new_session=True, preexec_fn=orphaned)
         return Worker(index, process, log=None)
     log_path = logs / f"worker-{index}.log"
-    out: IO[bytes] = files.enter_context(open(log_path, "wb"))
+    out: IO[bytes] = files.enter_context(open(log_path, "wb"))  # noqa: SIM115 - closed by the ExitStack
     process = subprocess.Popen(command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
                                preexec_fn=orphaned)
     return Worker(index, process, log=log_path)

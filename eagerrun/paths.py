@@ -111,7 +111,7 @@ class ScriptPath(click.Path):
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
         path = super().convert(value, param, ctx)
-        problem = not_source_text(Path(path))
+        problem = not_source_text(Path(os.fsdecode(path)))
         if problem is not None:
             self.fail(f"{value} is not a Python source file ({problem})", param, ctx)
         return path

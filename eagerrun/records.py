@@ -384,7 +384,7 @@ def phase_stats(records: list[StepRecord]) -> PhaseStats:
     names = list(dict.fromkeys(name for r in records for name in r.values))
     values, validation = {}, {}
     for name in names:
-        series = [r.values[name] for r in records if r.values.get(name) is not None]
+        series = [value for r in records if (value := r.values.get(name)) is not None]
         if name.startswith("val_"):
             finite = [v for v in series if math.isfinite(v)]
             best = max if higher_is_better(name) else min

@@ -17,7 +17,7 @@ import re
 import signal
 import textwrap
 import traceback
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -33,11 +33,11 @@ from eagerrun import interrupts
 from eagerrun.records import by_phase, higher_is_better, is_loss_name, value_key, value_name
 
 if TYPE_CHECKING:
-    from eagerrun.compare import Comparison
     from rich.progress import Task
 
-    from eagerrun.records import Recorder, RunStats, StepRecord
+    from eagerrun.compare import Comparison
     from eagerrun.numerics import NumericsReport
+    from eagerrun.records import Recorder, RunStats, StepRecord
     from eagerrun.tracing import FunctionTraces
 
 stderr = Console(stderr=True, highlight=False)
@@ -645,7 +645,7 @@ def numerics(found: NumericsReport, *, verbose: bool) -> None:
         stderr.print(Text("  TensorFlow's full report: run again with -v", style="dim"))
 
 
-def no_steps(*, autolog: bool, legacy_keras: bool, seen: list[str] = ()) -> None:
+def no_steps(*, autolog: bool, legacy_keras: bool, seen: Sequence[str] = ()) -> None:
     """A run that recorded no step says so, what was looked for, what was seen and why it was not a step,
     and how to get a table anyway."""
     looked = ("Keras fit, Keras optimizer updates, GradientTape.gradient over variables and "
@@ -758,7 +758,7 @@ def status(text: str, *, enabled: bool = True, console: Console | None = None) -
         yield StatusLine()
         return
     try:
-        terminal = open(os.dup(console.file.fileno()), "w", encoding="utf-8", errors="replace", closefd=True)
+        terminal = open(os.dup(console.file.fileno()), "w", encoding="utf-8", errors="replace", closefd=True)  # noqa: SIM115
     except OSError:
         yield StatusLine()
         return
@@ -866,12 +866,12 @@ def comparison(result: Comparison, *, log_every: int | None, as_json: bool, cons
                     console=console)
         return
     for name in names[1:]:
-        eager, other = result.median_step_s("eager"), result.median_step_s(name)
-        if eager and other and not result.failures:
-            ratio = eager / other
+        eager_s, other_s = result.median_step_s("eager"), result.median_step_s(name)
+        if eager_s and other_s and not result.failures:
+            ratio = eager_s / other_s
             how = f"{ratio:.1f}× faster" if ratio >= 1 else f"{1 / ratio:.1f}× slower"
-            print_prose(f"{name} is {how} than eager per steady step (median {times(eager)} ms vs "
-                        f"{times(other)} ms)", console=console)
+            print_prose(f"{name} is {how} than eager per steady step (median {times(eager_s)} ms vs "
+                        f"{times(other_s)} ms)", console=console)
 
 
 # The order a comparison's columns leave a table wider than the terminal: each run's time, then the values

@@ -72,11 +72,11 @@ class StepRunner:
             with tf.init_scope():
                 self._stop_flag = tf.Variable(0.0, dtype=tf.float64, trainable=False, name="eagerrun_stop")
         self._eager = eager
-        self._loop = None if eager else tf.function(self._graph_loop)
+        self._loop: Any = None if eager else tf.function(self._graph_loop)
         # One step on the iterator, without the loop: 20% faster a step on the benchmark's MLP than a loop of
         # one. Used where the caller never asks past the data's end (its length is known, or infinite), as
         # the end of data inside a graph is an error, not a value.
-        self._single = None if eager or not end_foreseen else tf.function(lambda it: self._one_step(next(it)))
+        self._single: Any = None if eager or not end_foreseen else tf.function(lambda it: self._one_step(next(it)))
         self._step_counts: dict[int, Any] = {}
 
     def _packed(self, step: Callable[[Any], Any]) -> Callable[[Any], Any]:

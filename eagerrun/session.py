@@ -215,7 +215,7 @@ def run_trainer(config: RunConfig, recorder: Recorder, traces: TraceCounter, str
 def train_spec(config: RunConfig, recorder: Recorder, traces: TraceCounter, strategy: Any,
                plan: PlannedSteps) -> loader.ScriptOutcome:
     from eagerrun.spec import spec_from_module, validate_spec
-    from eagerrun.trainer import Trainer
+    from eagerrun.trainer import build_trainer
 
     assert config.train is not None
     try:
@@ -236,8 +236,8 @@ def train_spec(config: RunConfig, recorder: Recorder, traces: TraceCounter, stra
                                      every=config.train.checkpoint_every,
                                      chief=distribute.is_chief(config.train.strategy),
                                      metrics=spec.metrics if spec.train_step is None else ())
-    trainer = Trainer(spec, config.train, eager=config.mode.eager, recorder=recorder, traces=traces,
-                      checkpoint=checkpoint, strategy=strategy)
+    trainer = build_trainer(spec, config.train, eager=config.mode.eager, recorder=recorder, traces=traces,
+                            checkpoint=checkpoint, strategy=strategy)
     try:
         start_outputs(config, recorder)
         plan.total = trainer.total_steps()
@@ -279,7 +279,9 @@ def show_outcome(config: RunConfig, outcome: loader.ScriptOutcome, recorder: Rec
         report.error(line)
     if config.output.quiet:
         return
-    ran = step_modes.modes() if step_modes is not None else [(config.mode.mode, config.mode.source)]
+    ran: list[tuple[str, str]] = [(config.mode.mode, config.mode.source)]
+    if step_modes is not None:
+        ran = step_modes.modes()
     if recorder.records:
         report.step_table(recorder.records, log_every=config.output.log_every, stopped_by=stopped_by,
                           planned=planned)

@@ -81,7 +81,8 @@ def suspects_in_function(file: str, line: int) -> list[Suspect]:
     for child in ast.walk(node):
         kind = suspect_kind(child, declared)
         if kind is not None:
-            suspects.append(Suspect(file, child.lineno, lines[child.lineno - 1].strip(), kind))
+            line = child.lineno  # type: ignore[attr-defined]  # suspect_kind only names statements and expressions
+            suspects.append(Suspect(file, line, lines[line - 1].strip(), kind))
     return suspects
 
 

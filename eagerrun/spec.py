@@ -85,9 +85,8 @@ def validate_spec(spec: TrainSpec) -> TrainSpec:
 
     model, optimizer, loss = spec.model, spec.optimizer, spec.loss
     evaluated = spec.validation is not None or spec.metrics is not None
-    if spec.train_step is not None:
-        if not callable(spec.train_step):
-            raise contract_error("train_step", spec.train_step, "a callable train_step(batch) -> loss")
+    if spec.train_step is not None and not callable(spec.train_step):
+        raise contract_error("train_step", spec.train_step, "a callable train_step(batch) -> loss")
     if spec.train_step is None or evaluated:
         needs = "" if spec.train_step is None else ", needed for validation and metrics beside a train_step"
         if not isinstance(model, keras.Model):

@@ -48,7 +48,7 @@ def launcher_filenames(frame: Any) -> frozenset[str]:
     """The files to hide, as code objects name them: eagerrun's own, runpy's, and those of `frame` and
     every frame that called it (the launcher, when `frame` is where eagerrun is about to run the script)."""
     names = {os.path.join(_EAGERRUN_DIR, name) for name in os.listdir(_EAGERRUN_DIR) if name.endswith(".py")}
-    names.add(runpy._run_code.__code__.co_filename)  # "<frozen runpy>" on Python 3.11+, runpy.py before
+    names.add(runpy._run_code.__code__.co_filename)  # type: ignore[attr-defined]  # "<frozen runpy>" on Python 3.11+, runpy.py before
     while frame is not None:
         names.add(frame.f_code.co_filename)
         frame = frame.f_back
@@ -60,7 +60,7 @@ def _filter_class(tf_stack: Any) -> type:
     """A `tf_stack.StackTraceFilter` for fixed files, built on first use so that importing this module
     does not import TensorFlow."""
 
-    class FixedFilesFilter(tf_stack.StackTraceFilter):  # type: ignore[misc, name-defined]
+    class FixedFilesFilter(tf_stack.StackTraceFilter):
         def __init__(self, filenames: frozenset[str]) -> None:
             super().__init__()
             self._filenames = filenames

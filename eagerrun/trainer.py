@@ -12,7 +12,8 @@ import logging
 import math
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from eagerrun.checkpoints import TrainCheckpoint, with_exact_position
@@ -54,6 +55,23 @@ def planned_steps(spec: TrainSpec, options: TrainOptions, dataset: Any) -> tuple
     return epochs, steps
 
 
+@dataclass(frozen=True)
+class TrainData:
+    """The batches the controller reads, and how it restarts them.
+
+    A dataset of known length is read through one iterator over its repetition, the epochs counted in
+    batches (Orbit's way): `one_iterator`. A new iterator each epoch would take its shuffle order from the
+    dataset's own seed generator, which a checkpoint does not hold exactly: with a prefetch (tf.data injects
+    one by itself) a resumed run's next epochs came in another order than an uninterrupted run's.
+    """
+
+    batches_per_epoch: int | None  # None: unknown or infinite, no epoch end foreseen
+    one_iterator: bool
+    start: Callable[[], Any]  # a new iterator from the first batch
+    start_after: Callable[[int], Any]  # a new iterator that skips that many batches first
+    checkpointed: Any = None  # what the checkpoint saves the iterator of, where it can (no strategy)
+
+
 class Trainer:
     """The controller: drives the runner chunk by chunk, and between chunks records, checks, validates,
     checkpoints and stops (Orbit's `Controller` around its `StandardTrainer`).
@@ -62,47 +80,36 @@ class Trainer:
     ends early where a checkpoint, a validation, the step limit or the epoch's end is due, so each of those
     happens after exactly the step it names, with the weights, the optimizer, the step counter and the
     iterator all at that step. Nothing happens inside a chunk: a signal waits for its end.
+
+    It is given everything it drives (`build_trainer` makes the parts from a spec with TensorFlow), so its
+    rules run, and are tested, without TensorFlow: a runner that returns `StepOutputs`, the data's
+    iterators, the checkpoint, the validation, the metrics to reset at each epoch's start.
     """
 
-    def __init__(self, spec: TrainSpec, options: TrainOptions, *, eager: bool, recorder: Recorder,
-                 traces: TraceCounter, checkpoint: TrainCheckpoint | None = None, strategy: Any = None) -> None:
-        import tensorflow as tf
-
-        self.spec = spec
-        self.checkpoint = checkpoint
-        self._epoch_now = 1
-        self._batch_in_epoch = 0
-        self.strategy = strategy
+    def __init__(self, runner: Any, data: TrainData, options: TrainOptions, *, epochs: int | None,
+                 steps: int | None, recorder: Recorder, traces: Any, checkpoint: Any = None,
+                 validate: Callable[[], dict[str, float]] | None = None, metrics: tuple[Any, ...] = (),
+                 skips: Callable[[], Any] | None = None,
+                 lost_peer: Callable[[Exception, int], Exception | None] | None = None) -> None:
+        self.runner = runner
+        self.data = data
         self.options = options
+        self.epochs, self.steps = epochs, steps
         self.recorder = recorder
         self.traces = traces
-        self.epochs, self.steps = planned_steps(spec, options, spec.dataset)
-        batches = int(spec.dataset.cardinality())
-        self._batches_per_epoch = batches if batches > 0 else None  # unknown or infinite: no epoch end foreseen
-        # Training metrics are the built-in step's: a custom train_step returns its own values.
-        self.metrics = tuple(spec.metrics or ()) if spec.train_step is None else ()
-        step = spec.train_step or builtin_train_step(spec, global_average=strategy is not None)
-        # A dataset of known length is read through one iterator over its repetition, the epochs counted in
-        # batches (Orbit's way). A new iterator each epoch would take its shuffle order from the dataset's own
-        # seed generator, which a checkpoint does not hold exactly: with a prefetch (tf.data injects one by
-        # itself) a resumed run's next epochs came in another order than an uninterrupted run's.
-        self._one_iterator = self._batches_per_epoch is not None
-        self._train_data = spec.dataset.repeat() if self._one_iterator else spec.dataset
-        if checkpoint is not None and strategy is None:
-            self._train_data = with_exact_position(self._train_data)
-        self.dataset = self._distributed(self._train_data)
-        self.runner = StepRunner(step, eager=eager, xla=options.xla, strategy=strategy, metrics=self.metrics,
-                                 after_step=loss_scale_value(spec.optimizer),
-                                 end_foreseen=batches != int(tf.data.UNKNOWN_CARDINALITY))
-        self._validate = None
-        if spec.validation is not None:
-            with scope(strategy):  # its metrics' variables must be the strategy's
-                self._validate = compile_validation(spec, eager=eager, strategy=strategy)
+        self.checkpoint = checkpoint
+        self._validate = validate
+        self.metrics = metrics
+        self._new_skips = skips or (lambda: NO_SKIPS)
+        self._lost_peer = lost_peer
+        self._batches_per_epoch = data.batches_per_epoch
+        self._epoch_now = 1
+        self._batch_in_epoch = 0
 
     def total_steps(self) -> int | None:
         """How many steps the run will do, where that is known before it starts (for the progress bar)."""
-        batches = int(self.spec.dataset.cardinality())
-        by_epochs = self.epochs * batches if self.epochs is not None and batches > 0 else None
+        batches = self._batches_per_epoch
+        by_epochs = self.epochs * batches if self.epochs is not None and batches is not None else None
         if self.steps is None:
             return by_epochs
         return self.steps if by_epochs is None else min(self.steps, by_epochs)
@@ -116,7 +123,7 @@ class Trainer:
         first_epoch, done_in_epoch, iterator = self._restore()
         if self._already_complete():
             return
-        self._skips = SkippedSteps(self.spec.optimizer)
+        self._skips = self._new_skips()  # after the restore: the loss scale may come from the checkpoint
         steps_will_end()
         try:
             for epoch in self._epochs(first_epoch):
@@ -128,26 +135,23 @@ class Trainer:
                     for metric in self.metrics:  # resumed epoch's come back from the checkpoint
                         metric.reset_state()
                 if iterator is None:
-                    iterator = iter(self.dataset)
-                    if self.checkpoint is not None and self.strategy is None:
+                    iterator = self.data.start()
+                    if self.checkpoint is not None and self.data.checkpointed is not None:
                         self.checkpoint.track_iterator(iterator)
                 self._run_epoch(iterator, epoch)
                 if self.recorder.next_step == 1:
                     raise EagerrunError("dataset is empty: it yields no batches", exit_code=EXIT_USAGE)
-                if not self._one_iterator:
+                if not self.data.one_iterator:
                     iterator = None
         except Interrupted:
             self.save_checkpoint()
             raise
         except Exception as exc:  # a multi-worker step or batch whose peer died: one line, not TensorFlow's error
-            lost = lost_peer(exc, steps_done=self.recorder.next_step - 1) if self.strategy is not None else None
+            lost = self._lost_peer(exc, self.recorder.next_step - 1) if self._lost_peer is not None else None
             if lost is None:
                 raise
             raise lost from None
         self.save_checkpoint()
-
-    def _distributed(self, data: Any) -> Any:
-        return data if self.strategy is None else self.strategy.experimental_distribute_dataset(data)
 
     def _restore(self) -> tuple[int, int, Any]:
         """(first epoch, batches done in it, iterator or None) where the run starts: its checkpoint's step.
@@ -160,12 +164,12 @@ class Trainer:
         if self.checkpoint is None:
             self.recorder.next_step = 1
             return 1, 0, None
-        done, epoch, done_in_epoch, iterator = self.checkpoint.restore(self.dataset,
-                                                                        with_iterator=self.strategy is None)
+        done, epoch, done_in_epoch, iterator = self.checkpoint.restore(
+            self.data.checkpointed, with_iterator=self.data.checkpointed is not None)
         self.recorder.resume_after(done)
         if iterator is None and done:
-            skipped = done if self._one_iterator else done_in_epoch
-            iterator = iter(self._distributed(self._train_data.skip(skipped))) if skipped else None
+            skipped = done if self.data.one_iterator else done_in_epoch
+            iterator = self.data.start_after(skipped) if skipped else None
         return epoch, done_in_epoch, iterator
 
     def _already_complete(self) -> bool:
@@ -282,6 +286,57 @@ class Trainer:
         started = time.perf_counter()
         values = self._validate()
         return values, time.perf_counter() - started
+
+
+class _NoSkips:
+    def skipped(self, values: dict[str, float]) -> bool:
+        return False
+
+
+NO_SKIPS = _NoSkips()
+
+
+def build_trainer(spec: TrainSpec, options: TrainOptions, *, eager: bool, recorder: Recorder, traces: TraceCounter,
+                  checkpoint: TrainCheckpoint | None = None, strategy: Any = None) -> Trainer:
+    """The controller and its parts for `spec`, with TensorFlow: the data's iterators (distributed by the
+    strategy; positioned exactly for a checkpoint), the compiled step, the validation."""
+    import tensorflow as tf
+
+    epochs, steps = planned_steps(spec, options, spec.dataset)
+    batches = int(spec.dataset.cardinality())
+    # Training metrics are the built-in step's: a custom train_step returns its own values.
+    metrics = tuple(spec.metrics or ()) if spec.train_step is None else ()
+    step = spec.train_step or builtin_train_step(spec, global_average=strategy is not None)
+    runner = StepRunner(step, eager=eager, xla=options.xla, strategy=strategy, metrics=metrics,
+                        after_step=loss_scale_value(spec.optimizer),
+                        end_foreseen=batches != int(tf.data.UNKNOWN_CARDINALITY))
+    validate = None
+    if spec.validation is not None:
+        with scope(strategy):  # its metrics' variables must be the strategy's
+            validate = compile_validation(spec, eager=eager, strategy=strategy)
+    return Trainer(runner, train_data(spec.dataset, checkpointed=checkpoint is not None, strategy=strategy),
+                   options, epochs=epochs, steps=steps, recorder=recorder, traces=traces, checkpoint=checkpoint,
+                   validate=validate, metrics=metrics, skips=lambda: SkippedSteps(spec.optimizer),
+                   lost_peer=None if strategy is None else lambda exc, done: lost_peer(exc, steps_done=done))
+
+
+def train_data(dataset: Any, *, checkpointed: bool, strategy: Any) -> TrainData:
+    """How the controller reads `dataset` (TrainData says why one iterator over its repetition). A
+    checkpoint saves a single-device iterator at its exact position; a distributed one cannot be saved, so
+    a resumed run reads the data again up to its step instead."""
+    batches = int(dataset.cardinality())
+    one_iterator = batches > 0
+    data = dataset.repeat() if one_iterator else dataset
+    if checkpointed and strategy is None:
+        data = with_exact_position(data)
+
+    def distributed(what: Any) -> Any:
+        return what if strategy is None else strategy.experimental_distribute_dataset(what)
+
+    whole = distributed(data)
+    return TrainData(batches_per_epoch=batches if batches > 0 else None, one_iterator=one_iterator,
+                     start=lambda: iter(whole), start_after=lambda skipped: iter(distributed(data.skip(skipped))),
+                     checkpointed=whole if checkpointed and strategy is None else None)
 
 
 def first_non_finite_loss(values: dict[str, float]) -> str | None:

@@ -56,7 +56,7 @@ def run_cli(argv: list[str], cwd: str, env: dict[str, str], stdout_path: str, st
         os.close(opened)
     sys.stdout = os.fdopen(1, "w", closefd=False)  # block-buffered, as Python makes a pipe's
     sys.stderr = os.fdopen(2, "w", buffering=1, closefd=False)  # line-buffered, as Python makes stderr
-    sys.stdin = open(os.devnull)
+    sys.stdin = open(os.devnull)  # noqa: SIM115 - the process' stdin, as multiprocessing gives its children
     sys.argv = list(argv)
     sys.path[:] = sys_path
     code = 0

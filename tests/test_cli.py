@@ -6,8 +6,8 @@ import pytest
 from click.testing import CliRunner
 
 from eagerrun.cli import cli
-from eagerrun.errors import EagerrunError
 from eagerrun.config import ModeChoice, resolve_mode
+from eagerrun.errors import EagerrunError
 from tests.conftest import run_eagerrun, run_python
 
 

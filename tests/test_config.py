@@ -11,8 +11,18 @@ from pathlib import Path
 import pytest
 
 from eagerrun.cli import build_run_config, cli, run
-from eagerrun.config import (CompareOptions, ModeChoice, OutputOptions, RunConfig, StrategyOptions, Target,
-                             TrainOptions, validate, validate_compare, validate_launch)
+from eagerrun.config import (
+    CompareOptions,
+    ModeChoice,
+    OutputOptions,
+    RunConfig,
+    StrategyOptions,
+    Target,
+    TrainOptions,
+    validate,
+    validate_compare,
+    validate_launch,
+)
 from eagerrun.errors import EXIT_USAGE, EagerrunError
 from tests.conftest import run_python
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import re
 
-
 from eagerrun import tf_stacks
 from eagerrun.loader import Target, run_target
 from tests.conftest import run_in_process

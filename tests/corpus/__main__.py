@@ -20,8 +20,20 @@ import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-from tests.corpus.oracle import (CORPUS, TIMEOUT_S, Cell, Run, check_compare, check_python, check_run, environment,
-                                 run_compare, run_mode, run_python, scripts)
+from tests.corpus.oracle import (
+    CORPUS,
+    TIMEOUT_S,
+    Cell,
+    Run,
+    check_compare,
+    check_python,
+    check_run,
+    environment,
+    run_compare,
+    run_mode,
+    run_python,
+    scripts,
+)
 
 COLUMNS = ("python", "graph", "eager", "compare")
 SKIPPED = Cell(True, "—")

@@ -276,7 +276,7 @@ def check_records(oracle: Oracle, records: list[dict[str, Any]]) -> tuple[list[s
                     wrong.setdefault(name, []).append(f"{where}: {name} is {got!r}")
                 elif not close(expected, float(got)):
                     wrong.setdefault(name, []).append(f"{where}: {name} {short(got)}, oracle {short(expected)}")
-    for name, found in wrong.items():
+    for found in wrong.values():
         problems.append(found[0] + (f" ({len(found)} steps)" if len(found) > 1 else ""))
     return problems, missing
 

@@ -19,7 +19,7 @@ SLEEP_S = float(os.environ.get("STEP_SLEEP_S", "0"))
 
 def build():
     index = json.loads(os.environ.get("TF_CONFIG", '{"task": {"index": 0}}'))["task"]["index"]
-    log = open(Path(LOG_DIR) / f"worker-{index}.log", "a", buffering=1) if LOG_DIR else None
+    log = open(Path(LOG_DIR) / f"worker-{index}.log", "a", buffering=1) if LOG_DIR else None  # noqa: SIM115 - open for the run
     if log is not None:
         for signum in (signal.SIGINT, signal.SIGTERM):  # eagerrun's handlers are in place: log, then call them
             previous = signal.getsignal(signum)
