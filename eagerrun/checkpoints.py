@@ -83,10 +83,13 @@ class TrainCheckpoint:
         iterator = iter(dataset) if with_iterator else None
         if with_iterator:
             self.checkpoint.iterator = iterator
+        status = None
         try:
-            self.checkpoint.restore(latest).assert_consumed()
+            status = self.checkpoint.restore(latest)
+            status.assert_consumed()
         except (AssertionError, ValueError, tf.errors.OpError) as exc:
-            tf.get_logger().setLevel("ERROR")  # no "unrestored values" warnings about the refused checkpoint
+            if status is not None:
+                status.expect_partial()  # no "unrestored values" warnings about the refused checkpoint
             reason = str(exc).strip().splitlines()[0][:160]
             raise EagerrunError(
                 f"--checkpoint-dir {self.directory}: its checkpoint does not belong to this model ({reason}); "

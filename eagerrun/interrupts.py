@@ -9,8 +9,8 @@ to wait for and the run stops at once. A second Ctrl-C always stops at once.
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import signal
-import sys
 from collections.abc import Callable, Iterator
 from types import FrameType
 
@@ -51,62 +51,63 @@ class StopRequest:
         self.signum = signum
 
 
-_current: StopRequest | None = None
+# The run's stop request, while `stop_at_step_end` holds one: a context variable, set and reset by its owner.
+_current: contextvars.ContextVar[StopRequest | None] = contextvars.ContextVar("eagerrun_stop", default=None)
 
 
 def stop_point() -> None:
-    if _current is not None:
-        _current.stop_point()
+    request = _current.get()
+    if request is not None:
+        request.stop_point()
 
 
 def stop_requested() -> int | None:
     """The signal that asked the run to stop, if one did (for a stop that must be agreed with peers)."""
-    return _current.signum if _current is not None else None
+    request = _current.get()
+    return request.signum if request is not None else None
 
 
 def steps_will_end() -> None:
     """A loop that always reaches a step end (the trainer) has every signal wait for it, from its first
     step on: stopping in the middle of a step could save a checkpoint whose step counter is behind its
     weights (a resumed run's first step, before any step had ended)."""
-    if _current is not None:
-        _current.steps_seen = True
+    request = _current.get()
+    if request is not None:
+        request.steps_seen = True
 
 
-_exited_on: int | None = None
+class SignalExit(SystemExit):
+    """The exit `exit_on_signals` makes on SIGINT or SIGTERM: 130/143, and the signal, for whoever shows
+    the end (the line a Ctrl-C's `^C` was echoed on)."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(EXIT_CODES[signum])
+        self.signum = signum
 
 
 def exit_on_signals() -> None:
     """Outside a run's own handlers (while Python, eagerrun and TensorFlow load, and while the report
     prints), SIGINT and SIGTERM end eagerrun at once with 130/143 (`SystemExit`, so nothing catches it as
-    an error and `finally` blocks run), never with a traceback, an "Aborted!" or death by the signal.
-    `exited_on` says which signal it was, for the line a Ctrl-C's `^C` was echoed on."""
+    an error and `finally` blocks run), never with a traceback, an "Aborted!" or death by the signal."""
     for signum in EXIT_CODES:
         signal.signal(signum, _exit_now)
 
 
 def _exit_now(signum: int, frame: FrameType | None) -> None:
-    global _exited_on
-    _exited_on = signum
-    sys.exit(EXIT_CODES[signum])
-
-
-def exited_on() -> int | None:
-    """The signal `exit_on_signals` is ending eagerrun for, if one came."""
-    return _exited_on
+    raise SignalExit(signum)
 
 
 @contextlib.contextmanager
 def stop_at_step_end() -> Iterator[StopRequest]:
     """Install the handlers for SIGINT and SIGTERM for the run, and put the previous ones back after."""
-    global _current
     request = StopRequest()
     previous: dict[int, Callable[..., object] | int | None] = {}
     for signum in EXIT_CODES:
         previous[signum] = signal.signal(signum, request._handle)
-    _current = request
+    token = _current.set(request)
     try:
         yield request
     finally:
-        _current = None
+        _current.reset(token)
         for signum, handler in previous.items():
             signal.signal(signum, handler)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from eagerrun.config import MODE_ENV_VAR, Mode, ModeChoice, ModeSource
 from eagerrun.errors import EXIT_FAILURE, EagerrunError
 from eagerrun.startup_log import quiet_tensorflow_startup
+from eagerrun.switches import ProcessSwitches, tensorflow_check_numerics
 
 if TYPE_CHECKING:
     from eagerrun.records import StepRecord
@@ -30,7 +31,7 @@ log = logging.getLogger("eagerrun")
 _tf: ModuleType | None = None
 
 
-def import_tensorflow(*, show_tf_log: bool = False) -> ModuleType:
+def import_tensorflow(*, show_tf_log: bool = False, switches: ProcessSwitches | None = None) -> ModuleType:
     """Import TensorFlow once, quietly, or say in one line how to install it.
 
     TensorFlow's C++ INFO and WARNING lines are hidden unless the user set TF_CPP_MIN_LOG_LEVEL themselves,
@@ -43,7 +44,9 @@ def import_tensorflow(*, show_tf_log: bool = False) -> ModuleType:
     """
     global _tf
     if _tf is None:
-        if not show_tf_log:
+        if not show_tf_log and switches is not None:
+            switches.environ_default("TF_CPP_MIN_LOG_LEVEL", "2")
+        elif not show_tf_log:
             os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         try:
             with quiet_tensorflow_startup(show=show_tf_log):
@@ -66,24 +69,24 @@ def data_debug_mode_enabled() -> bool:
     return bool(debug_mode.DEBUG_MODE)
 
 
-def apply_mode(choice: ModeChoice, *, show_tf_log: bool = False, check_numerics: bool = False) -> None:
+def apply_mode(choice: ModeChoice, *, show_tf_log: bool = False, check_numerics: bool = False,
+               switches: ProcessSwitches | None = None) -> None:
     """Put TensorFlow in the chosen mode. Call before the user's code is imported.
 
     Eager also turns on tf.data debug mode, because `run_functions_eagerly` alone leaves `Dataset.map`
     functions traced. Graph cannot undo an earlier debug mode in this process; nothing here needs it to,
-    since every eagerrun process applies exactly one mode. `show_tf_log`: see `import_tensorflow`.
+    since every eagerrun process applies exactly one mode. `show_tf_log`: see `import_tensorflow`. What the
+    run's `switches` hold (check-numerics, TensorFlow's log level) is put back when it ends.
     """
-    tf = import_tensorflow(show_tf_log=show_tf_log)
+    tf = import_tensorflow(show_tf_log=show_tf_log, switches=switches)
     tf.config.run_functions_eagerly(choice.eager)
     if choice.eager and not data_debug_mode_enabled():
         tf.data.experimental.enable_debug_mode()
     if check_numerics:  # before the script builds any graph: every op it makes is checked (numerics.py)
-        tf.debugging.enable_check_numerics()
-
-
-def stop_check_numerics() -> None:
-    """Switch --check-numerics off again once the run is over (graphs traced meanwhile keep their checks)."""
-    import_tensorflow().debugging.disable_check_numerics()
+        if switches is None:
+            tf.debugging.enable_check_numerics()
+        else:
+            tensorflow_check_numerics(switches, tf)
 
 
 def script_mode_guard(choice: ModeChoice, *, script_decides: bool,

@@ -31,6 +31,7 @@ from rich.text import Text
 
 from eagerrun import interrupts
 from eagerrun.records import by_phase, higher_is_better, is_loss_name, value_key, value_name
+from eagerrun.switches import ProcessSwitches
 
 if TYPE_CHECKING:
     from rich.progress import Task
@@ -54,13 +55,19 @@ class _WarningHandler(logging.Handler):
         stderr.print(line, soft_wrap=True)
 
 
-def install_log_handler(*, quiet: bool) -> None:
-    """Route the `eagerrun` logger to stderr once; `quiet` keeps warnings but drops notes."""
+def install_log_handler(*, quiet: bool, switches: ProcessSwitches | None = None) -> None:
+    """Route the `eagerrun` logger to stderr once; `quiet` keeps warnings but drops notes. With a run's
+    `switches`, for that run: its end puts the logger back as it was."""
     logger = logging.getLogger("eagerrun")
-    logger.setLevel(logging.WARNING if quiet else logging.INFO)
+    handler = None if any(isinstance(h, _WarningHandler) for h in logger.handlers) else _WarningHandler()
+    level = logging.WARNING if quiet else logging.INFO
+    if switches is not None:
+        switches.logger("eagerrun", level=level, handler=handler, propagate=False)
+        return
+    logger.setLevel(level)
     logger.propagate = False
-    if not any(isinstance(h, _WarningHandler) for h in logger.handlers):
-        logger.addHandler(_WarningHandler())
+    if handler is not None:
+        logger.addHandler(handler)
 
 
 def error(message: str) -> None:
@@ -778,8 +785,8 @@ def loading_tensorflow(*, enabled: bool) -> Iterator[None]:
     with status("loading TensorFlow…", enabled=enabled) as line:
         try:
             yield
-        except SystemExit:
-            if interrupts.exited_on() == signal.SIGINT and not line.shown and on_a_terminal():
+        except interrupts.SignalExit as exc:
+            if exc.signum == signal.SIGINT and not line.shown and on_a_terminal():
                 stderr.file.write("\n")
                 stderr.file.flush()
             raise

@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from eagerrun import distribute, hooks, interrupts, loader, modes, postmortem, precision, report, tf_stacks
+from eagerrun import distribute, hooks, interrupts, loader, modes, postmortem, precision, report, switches, tf_stacks
 from eagerrun.autolog import StepCollector
 from eagerrun.checkpoints import has_checkpoint
 from eagerrun.config import RunConfig, Settled, StrategyOptions
@@ -29,14 +29,21 @@ log = logging.getLogger("eagerrun")
 
 
 def run(settled: Settled) -> int:
-    """Apply the mode before any user code is imported, run, report, return the exit code."""
+    """Apply the mode before any user code is imported, run, report, return the exit code. Every process
+    switch the run turns (switches.py) is put back after it."""
+    with switches.restored() as process:
+        return run_with(settled, process)
+
+
+def run_with(settled: Settled, process: switches.ProcessSwitches) -> int:
     config = settled.config
     strategy_options = config.train.strategy if config.train is not None else StrategyOptions()
-    report.install_log_handler(quiet=config.output.quiet)
+    report.install_log_handler(quiet=config.output.quiet, switches=process)
     for warning in settled.warnings:
         log.warning("%s", warning)
     with report.loading_tensorflow(enabled=not config.output.quiet):
-        modes.apply_mode(config.mode, show_tf_log=config.output.verbose, check_numerics=config.check_numerics)
+        modes.apply_mode(config.mode, show_tf_log=config.output.verbose, check_numerics=config.check_numerics,
+                         switches=process)
         strategy = distribute.create_strategy(strategy_options)  # before any op: it may configure the runtime
     recorder = Recorder(mode=config.mode.mode)  # its sinks are opened by start_outputs, as the steps start
     step_modes = modes.StepModes(config.mode, on_switch=lambda mode: setattr(recorder, "mode", mode))
@@ -58,7 +65,7 @@ def run(settled: Settled) -> int:
             seed_everything(config.seed)
             if config.train is not None:
                 with hooks.installed(traces=traces, mode_guard=guard):
-                    outcome = run_trainer(config, recorder, traces, strategy, plan)
+                    outcome = run_trainer(config, recorder, traces, strategy, plan, process)
             else:
                 steps = StepCollector(recorder, traces, autolog=config.autolog, eager=config.mode.eager,
                                       check_numerics=config.check_numerics)
@@ -81,8 +88,6 @@ def run(settled: Settled) -> int:
         if steps is not None:
             steps.finish()
         unwritten = close_outputs(recorder)
-        if config.check_numerics:
-            modes.stop_check_numerics()
     wall_s = time.perf_counter() - started
     if stop is not None and stop.signum is not None:
         stopped_by = stop.signum
@@ -204,12 +209,12 @@ def run_script(config: RunConfig, recorder: Recorder, plan: PlannedSteps) -> loa
 
 
 def run_trainer(config: RunConfig, recorder: Recorder, traces: TraceCounter, strategy: Any,
-                plan: PlannedSteps) -> loader.ScriptOutcome:
+                plan: PlannedSteps, process: switches.ProcessSwitches) -> loader.ScriptOutcome:
     """Import the script (its __main__ block does not run) and build its spec inside the strategy's
     scope, under the --precision policy, validate the spec, train it."""
     assert config.train is not None
-    with precision.policy(config.train.precision):  # before the script's import: a model built there gets it
-        return train_spec(config, recorder, traces, strategy, plan)
+    process.dtype_policy(config.train.precision)  # before the script's import: a model built there gets it
+    return train_spec(config, recorder, traces, strategy, plan)
 
 
 def train_spec(config: RunConfig, recorder: Recorder, traces: TraceCounter, strategy: Any,
