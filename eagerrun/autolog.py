@@ -42,11 +42,13 @@ from dataclasses import dataclass, field
 from types import FrameType
 from typing import Any, NamedTuple
 
+from eagerrun import _tf_compat as private
 from eagerrun import hooks
 from eagerrun.graph_values import DirectCount, DirectValue, GraphValues, RingValue, ring_value
 from eagerrun.interrupts import stop_point
-from eagerrun.records import Recorder
+from eagerrun.records import Recorder, is_loss_name
 from eagerrun.tracing import TraceCounter
+from eagerrun.user_code import is_library_file
 
 FLUSH_EVERY_S = 0.1  # custom-loop steps reach the recorder (table, metrics file, progress) this often
 FLUSH_EVERY_STEPS = 128  # well inside graph_values.RING, even with several training calls a step
@@ -97,7 +99,7 @@ _new_tuple = tuple.__new__  # makes a Clock without NamedTuple's own __new__, wh
 
 
 @dataclass(slots=True)
-class Target:
+class LossTarget:
     """One `GradientTape.gradient` call over variables: a loss, if an optimizer applies its gradients."""
 
     name: str | None  # the script's own name for it
@@ -110,7 +112,8 @@ class Target:
     site: Any = None  # eager mode: the script's line that asked for the gradient
 
 
-def matching_target(by_gradient: dict[int, Target], targets: list[Target], grads: list[Any]) -> Target | None:
+def matching_target(by_gradient: dict[int, LossTarget], targets: list[LossTarget],
+                    grads: list[Any]) -> LossTarget | None:
     """The gradient call an optimizer update applies: the one that gave these very gradients, else (they
     were clipped or rebuilt) the oldest target no optimizer has taken yet."""
     target = next((by_gradient[id(g)] for g in grads if g is not None and id(g) in by_gradient), None)
@@ -121,8 +124,8 @@ def matching_target(by_gradient: dict[int, Target], targets: list[Target], grads
 class Updates:
     """The gradient targets and optimizer updates of one unit, in order."""
 
-    targets: list[Target] = field(default_factory=list)
-    by_gradient: dict[int, Target] = field(default_factory=dict)  # id of a target's first gradient
+    targets: list[LossTarget] = field(default_factory=list)
+    by_gradient: dict[int, LossTarget] = field(default_factory=dict)  # id of a target's first gradient
     optimizers: list[int] = field(default_factory=list)
     replicated: bool = False  # a gradient was taken in a tf.distribute replica (strategy.run)
     runs: int = 0  # strategy.run calls: while running eagerly, or traced outside any loop
@@ -149,7 +152,7 @@ class Updates:
         if target is not None:
             target.optimizer = key
 
-    def losses(self) -> list[Target]:
+    def losses(self) -> list[LossTarget]:
         """Each optimizer's last target, in update order; without optimizers, every target."""
         if not self.optimizers:
             return list(self.targets)
@@ -172,7 +175,7 @@ class Unit:
     start: Clock
     end: Clock
     losses: list[Loss] = field(default_factory=list)  # a training call's, resolved when it returned ...
-    targets: list[Target] = field(default_factory=list)  # a gradient call's, outside any tf.function
+    targets: list[LossTarget] = field(default_factory=list)  # a gradient call's, outside any tf.function
     optimizer: int | None = None  # an optimizer update's, outside any tf.function
     returned: dict[str, Any] = field(default_factory=dict)
     plan: CallPlan | None = None  # ... or, graph mode, read through its trace's plan when its step closes
@@ -195,7 +198,7 @@ class OpenStep:
     phase: int
     start: Clock
     units: list[Unit] = field(default_factory=list)
-    by_gradient: dict[int, Target] = field(default_factory=dict)  # id of a loose target's first gradient
+    by_gradient: dict[int, LossTarget] = field(default_factory=dict)  # id of a loose target's first gradient
 
     def keys(self) -> list[Hashable]:
         return [unit.key for unit in self.units]
@@ -226,9 +229,9 @@ class CallPlan:
     call (graph_values.py), or nowhere. Each call's values are read through it, when its step is recorded,
     so a call costs no more than keeping what it returned."""
 
-    def __init__(self, layout: list[Target], trace: int = 0, *, runs: int = 0,
+    def __init__(self, layout: list[LossTarget], trace: int = 0, *, runs: int = 0,
                  counters: tuple[int, ...] = ()) -> None:
-        from tensorflow.python.framework.ops import EagerTensor
+        EagerTensor = private.get("EagerTensor")
 
         self.layout = layout
         self.trace = trace  # the number its ring rows are stamped with (graph_values.py)
@@ -317,7 +320,7 @@ def number(value: Any, ring: Any) -> float | None:
     return to_float(value)
 
 
-def returned_loss(target: Target, value: Any) -> Loss:
+def returned_loss(target: LossTarget, value: Any) -> Loss:
     """A loss the function returns: named by its dict key, if it is returned under one."""
     path = target.returned_as
     key = path[-1] if path and isinstance(path[-1], str) else None
@@ -566,14 +569,14 @@ class StepCollector:
         first = next((g for g in tf.nest.flatten(gradients) if g is not None), None)
         if self.depth == 0:  # a loop without tf.function: this call is a unit of its own
             step, unit = self._unit(("gradient", site), start=self._activity or self._now())
-            record = Target(name=name, value=target)
+            record = LossTarget(name=name, value=target)
             unit.targets.append(record)
         elif eager:  # an eager tf.function body (--eager)
-            record = Target(name=name, value=target, site=site)
+            record = LossTarget(name=name, value=target, site=site)
             self._updates().targets.append(record)
         else:  # tracing the graph of the function being called
             updates = self._updates(target.graph)
-            record = Target(name=name, value=target, ring=False)
+            record = LossTarget(name=name, value=target, ring=False)
             if self.writes_at_trace_end and in_outermost_graph(target):
                 record.unwritten = True  # see function_traced
             else:
@@ -604,9 +607,7 @@ class StepCollector:
         if tf.executing_eagerly():
             self._updates().runs += 1
             return
-        from tensorflow.python.framework import ops
-
-        graph = ops.get_default_graph()
+        graph = private.get("ops").get_default_graph()
         updates = self._updates(graph)
         if outermost_graph(graph) is graph:
             updates.runs += 1
@@ -615,7 +616,7 @@ class StepCollector:
             if slot is not None:
                 updates.counters.append(slot)
 
-    def _write(self, targets: list[Target], ordinals: list[int], *, graph: Any) -> None:
+    def _write(self, targets: list[LossTarget], ordinals: list[int], *, graph: Any) -> None:
         if self._values is None:
             return
         written = self._values.write([t.value for t in targets], graph=graph, ordinals=ordinals)
@@ -627,9 +628,7 @@ class StepCollector:
         of this trace it does not return are written where eagerrun reads them (graph_values.py), and only
         those. Writing one the function returns, as at the gradient call, cost every call a counter update
         and two scatters (measured: 20 µs on a 0.65 ms step, most of what recording cost)."""
-        from tensorflow.python.framework import ops
-
-        graph = ops.get_default_graph()
+        graph = private.get("ops").get_default_graph()
         entry = self._traced.get(id(graph))
         if entry is None or entry[0] is not graph:
             return
@@ -655,9 +654,7 @@ class StepCollector:
             if eager:
                 self._updates().apply(optimizer, grads)
             else:
-                from tensorflow.python.framework import ops
-
-                self._updates(ops.get_default_graph()).apply(optimizer, grads)
+                self._updates(private.get("ops").get_default_graph()).apply(optimizer, grads)
             return
         if eager:
             step, unit = self._unit(("optimizer", id(optimizer)), start=self._activity or self._now())
@@ -860,7 +857,7 @@ class StepCollector:
     def _caller_name(self, target: Any) -> tuple[Any, str | None]:
         """(the script's line that asked for the gradient, the name it gave the target there)."""
         frame: FrameType | None = sys._getframe(2)
-        while frame is not None and is_library_code(frame.f_code.co_filename):
+        while frame is not None and is_library_file(frame.f_code.co_filename):
             frame = frame.f_back
         if frame is None:
             return None, None
@@ -880,7 +877,7 @@ def eager_call_losses(call: Updates | None, result: Any) -> list[Loss]:
     """The losses of a training call in eager mode, as tensors (converted when the step is recorded)."""
     returned = returned_paths(result)
     if call is not None and call.replicated:  # strategy.run: what the call returns (its reduced losses)
-        return [returned_loss(Target(name=None, value=value, returned_as=path), value)
+        return [returned_loss(LossTarget(name=None, value=value, returned_as=path), value)
                 for path, value in returned if is_scalar_float(value)]
     losses = []
     for target in call.losses() if call is not None else []:
@@ -898,7 +895,7 @@ def returned_values(losses: list[Loss], result: Any) -> dict[str, Any]:
 
 def in_outermost_graph(value: Any) -> bool:
     """A tensor of the outermost tf.function's graph (not of a nested function or a loop body)."""
-    from tensorflow.python.framework.func_graph import FuncGraph
+    FuncGraph = private.get("FuncGraph")
 
     graph = getattr(value, "graph", None)
     return isinstance(graph, FuncGraph) and not isinstance(getattr(graph, "outer_graph", None), FuncGraph)
@@ -915,34 +912,21 @@ def over_variables(sources: Any) -> bool:
     return hasattr(first, "assign")
 
 
-_LIBRARY_DIRS: dict[str, bool] = {}
-
-
-def is_library_code(filename: str) -> bool:
-    """TensorFlow's, Keras', eagerrun's own and Python's frozen frames: not where a user names a loss."""
-    known = _LIBRARY_DIRS.get(filename)
-    if known is None:
-        parts = os.path.normpath(filename).split(os.sep)
-        known = _LIBRARY_DIRS[filename] = filename.startswith("<") or any(
-            part in ("tensorflow", "keras", "eagerrun", "autograph") for part in parts[:-1])
-    return known
-
-
 def outermost_graph(graph: Any) -> Any:
     """The outermost tf.function graph `graph` belongs to (a loop body or nested function is inside it)."""
-    from tensorflow.python.framework.func_graph import FuncGraph
+    FuncGraph = private.get("FuncGraph")
 
     while isinstance(getattr(graph, "outer_graph", None), FuncGraph):
         graph = graph.outer_graph
     return graph
 
 
-def graph_layout(call: Updates, graph: Any = None) -> list[Target]:
+def graph_layout(call: Updates, graph: Any = None) -> list[LossTarget]:
     """Where each loss of a traced call is: in the function's result when it returns it, else where the
     trace wrote it (graph_values). A call that trains in tf.distribute replicas has for losses what it
     returns (the script's reduced values)."""
     if call.replicated:
-        return [Target(name=None, value=value, returned_as=path)
+        return [LossTarget(name=None, value=value, returned_as=path)
                 for path, value in returned_paths(getattr(graph, "structured_outputs", None))
                 if is_scalar_float(value)]
     losses = call.losses()
@@ -954,7 +938,7 @@ def graph_layout(call: Updates, graph: Any = None) -> list[Target]:
 def returned_path_in_graph(target: Any) -> tuple[Any, ...] | None:
     """The path in the traced function's outputs of a tensor it returns (TensorFlow wraps each returned
     tensor in an Identity op), or None. Read after the trace, from the graph's structured outputs."""
-    from tensorflow.python.framework.func_graph import FuncGraph
+    FuncGraph = private.get("FuncGraph")
 
     graph = getattr(target, "graph", None)
     if isinstance(getattr(graph, "outer_graph", None), FuncGraph):
@@ -1124,7 +1108,7 @@ def fit_step_logger() -> type:
 def losses_first(values: dict[str, float | None]) -> dict[str, float | None]:
     """Keras' logs in the table's order: losses, then metrics, then validation values."""
     def rank(name: str) -> int:
-        return 2 if name.startswith("val_") else 0 if "loss" in name else 1
+        return 2 if name.startswith("val_") else 0 if is_loss_name(name) else 1
 
     return dict(sorted(values.items(), key=lambda item: rank(item[0])))
 

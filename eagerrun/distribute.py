@@ -19,6 +19,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from eagerrun import _tf_compat as private
 from eagerrun.config import StrategyOptions
 from eagerrun.errors import EXIT_PEER_LOST, EXIT_PORT_TAKEN, EXIT_USAGE, EagerrunError
 
@@ -101,9 +102,7 @@ def slurm_cluster_spec() -> dict[str, Any]:
     (`srun --gpus-per-task`), as it does for any job; each task uses the GPUs it sees.
     """
     import tensorflow as tf
-    from tensorflow.python.distribute.cluster_resolver.slurm_cluster_resolver import (
-        expand_tasks_per_node,
-    )
+    expand_tasks_per_node = private.get("expand_tasks_per_node")
 
     rank, _, port = slurm_task()
     most_on_a_node = max(expand_tasks_per_node(os.environ["SLURM_STEP_TASKS_PER_NODE"]))

@@ -15,7 +15,7 @@ import shutil
 import subprocess
 from typing import Any
 
-from eagerrun import __version__
+from eagerrun import __version__, _tf_compat
 from eagerrun.config import MODE_ENV_VAR, MODES, resolve_mode
 from eagerrun.errors import EagerrunError
 from eagerrun.modes import import_tensorflow
@@ -35,7 +35,8 @@ def gather_environment() -> dict[str, Any]:
 
     Keys (README: `eagerrun env`): eagerrun, tensorflow, keras, python, numpy, platform, cpus,
     cpus_usable, ram_bytes, cuda_build, cuda, cudnn, gpu_driver, gpus, mode, mode_source, mode_error,
-    variables.
+    variables, private_api_missing (the private TensorFlow and Keras names eagerrun's hooks need that these
+    versions lack: _tf_compat.py; null when TensorFlow is not importable).
     """
     variables = relevant_variables(os.environ)  # before TensorFlow's import sets TF_CPP_MIN_LOG_LEVEL
     facts: dict[str, Any] = {
@@ -50,6 +51,7 @@ def gather_environment() -> dict[str, Any]:
     facts.update(gpu_facts())
     facts.update(mode_from_environment(os.environ.get(MODE_ENV_VAR) or None))  # empty is unset, as to Click
     facts["variables"] = variables
+    facts["private_api_missing"] = _tf_compat.missing() if facts["tensorflow"] is not None else None
     return facts
 
 

@@ -28,6 +28,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from eagerrun import _tf_compat as private
+
 RING = 512  # rows: calls whose values can wait for a flush (the collector flushes every 128 steps at most)
 SLOTS = 64  # columns per row; the last two are the row's stamps
 TRACE = SLOTS - 2  # the stamp column naming the trace that wrote the row
@@ -127,7 +129,7 @@ class GraphValues:
         graph `graph`); for each, where it went, or None. Those of the outer graph share one update of the
         ring, with their row's two stamps: every op here runs on every call (measured: about 2.5 µs each)."""
         import tensorflow as tf
-        from tensorflow.python.framework.func_graph import FuncGraph
+        FuncGraph = private.get("FuncGraph")
 
         written: list[Written | None] = []
         ring_slots, ring_values = [], []

@@ -36,6 +36,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
+from eagerrun import _tf_compat as private
 from eagerrun.errors import EagerrunError
 from eagerrun.tracing import TraceCounter
 
@@ -108,9 +109,9 @@ def _trace_hook(traces: TraceCounter, owner: int,
     """Counts traces; with `steps`, also has each trace of an outermost call end in `steps.function_traced`,
     inside the graph, with what the function returned."""
     try:
-        from tensorflow.python.eager.polymorphic_function import tracing_compilation as tc
-        from tensorflow.python.framework.func_graph import FuncGraph
-        from tensorflow.python.util import tf_decorator
+        tc = private.get("tracing_compilation")
+        FuncGraph = private.get("FuncGraph")
+        tf_decorator = private.get("tf_decorator")
     except ImportError:
         return contextlib.nullcontext()
     original = getattr(tc, "_create_concrete_function", None)
@@ -168,9 +169,9 @@ def _mode_hook(guard: Callable[[bool], None]) -> Iterator[None]:
 @contextlib.contextmanager
 def _traced_where_graphs_are_built() -> Iterator[None]:
     """Without the step hooks: only `Function.__call__`'s one change under `--eager` (`_call_traced`)."""
-    from tensorflow.python.eager.context import executing_eagerly
-    from tensorflow.python.eager.polymorphic_function.eager_function_run import functions_run_eagerly
-    from tensorflow.python.eager.polymorphic_function.polymorphic_function import Function
+    executing_eagerly = private.get("executing_eagerly")
+    functions_run_eagerly = private.get("functions_run_eagerly")
+    Function = private.get("Function")
 
     original_call = Function.__call__
 
@@ -224,9 +225,9 @@ def _never_breaks_the_script(steps: StepEvents, event: Callable[..., Any]) -> Ca
 def _step_hooks(steps: StepEvents, owner: int) -> Iterator[None]:
     import keras
     import tensorflow as tf
-    from keras.src.optimizers.base_optimizer import BaseOptimizer
-    from tensorflow.python.eager.polymorphic_function.concrete_function import ConcreteFunction
-    from tensorflow.python.eager.polymorphic_function.polymorphic_function import Function
+    BaseOptimizer = private.get("BaseOptimizer")
+    ConcreteFunction = private.get("ConcreteFunction")
+    Function = private.get("Function")
 
     original_fit = keras.Model.fit
     original_call = Function.__call__
@@ -234,7 +235,7 @@ def _step_hooks(steps: StepEvents, owner: int) -> Iterator[None]:
     original_enter = tf.GradientTape.__enter__
     original_gradient = tf.GradientTape.gradient
     original_apply = BaseOptimizer.apply
-    from tensorflow.python.distribute import distribute_lib
+    distribute_lib = private.get("distribute_lib")
 
     original_strategy_run = distribute_lib.StrategyBase.run
     function_failed, tape_entered, gradient_taken, replica_gradient_taken, optimizer_applied, strategy_ran = (
@@ -243,9 +244,9 @@ def _step_hooks(steps: StepEvents, owner: int) -> Iterator[None]:
             steps.optimizer_applied, steps.strategy_ran))
     fit_signature = inspect.signature(original_fit)
     gradient_signature = inspect.signature(original_gradient)
-    from tensorflow.python.distribute.mirrored_run import _MirroredReplicaThread
-    from tensorflow.python.eager.context import executing_eagerly
-    from tensorflow.python.eager.polymorphic_function.eager_function_run import functions_run_eagerly
+    _MirroredReplicaThread = private.get("MirroredReplicaThread")
+    executing_eagerly = private.get("executing_eagerly")
+    functions_run_eagerly = private.get("functions_run_eagerly")
 
     get_ident = threading.get_ident
     warned: set[Any] = set()  # see _call_traced

@@ -51,6 +51,7 @@ from eagerrun.errors import (
     EXIT_USAGE,
     EagerrunError,
 )
+from eagerrun.interrupts import EXIT_CODES
 
 POLL_S = 0.1
 # A worker told to stop after another failed finishes its step; one waiting on the dead peer in a
@@ -60,7 +61,6 @@ DONE_GRACE_S = 60.0  # once one worker finished, how long the others may take be
 PORT_ATTEMPTS = 3  # starts of the whole group on fresh ports, when a worker finds its port taken
 PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 TF_LOG_PREFIXES = ("W0000", "I0000", "E0000", "WARNING: All log messages before absl")
-EXIT_CODES = {signal.SIGINT: EXIT_SIGINT, signal.SIGTERM: EXIT_SIGTERM}
 
 log = logging.getLogger("eagerrun")
 

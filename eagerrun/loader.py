@@ -155,17 +155,6 @@ def without_eagerrun_frames(tb: TracebackType | None) -> TracebackType | None:
     return rebuilt
 
 
-LIBRARY_PARTS = ("site-packages", "dist-packages", f"{os.sep}tensorflow{os.sep}", f"{os.sep}keras{os.sep}")
-
-
-def is_library_file(filename: str) -> bool:
-    """TensorFlow's, Keras', an installed package's, eagerrun's own or Python's frozen code: not where the
-    user's own line is (`numerics` and `side_effects` look for that line). TensorFlow may cut a long path
-    to `...` and its end: the parts are looked for anywhere in it."""
-    return filename.startswith("<frozen") or any(part in filename for part in LIBRARY_PARTS) or \
-        os.path.dirname(os.path.abspath(filename)) == _EAGERRUN_DIR
-
-
 def is_user_frame(tb: TracebackType) -> bool:
     filename = tb.tb_frame.f_code.co_filename
     if filename.startswith("<frozen "):

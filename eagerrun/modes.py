@@ -17,6 +17,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from eagerrun import _tf_compat as private
 from eagerrun.config import MODE_ENV_VAR, Mode, ModeChoice, ModeSource
 from eagerrun.errors import EXIT_FAILURE, EagerrunError
 from eagerrun.startup_log import quiet_tensorflow_startup
@@ -64,9 +65,7 @@ def import_tensorflow(*, show_tf_log: bool = False, switches: ProcessSwitches | 
 
 def data_debug_mode_enabled() -> bool:
     """Whether tf.data debug mode is on; TensorFlow exposes no public getter, so read its module flag."""
-    from tensorflow.python.data.ops import debug_mode
-
-    return bool(debug_mode.DEBUG_MODE)
+    return bool(private.get("debug_mode").DEBUG_MODE)
 
 
 def apply_mode(choice: ModeChoice, *, show_tf_log: bool = False, check_numerics: bool = False,

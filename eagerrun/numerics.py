@@ -23,8 +23,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eagerrun.errors import EXIT_NONFINITE_LOSS, EagerrunError
-from eagerrun.loader import is_library_file
 from eagerrun.side_effects import parsed
+from eagerrun.user_code import is_library_file
 
 MARKER = "!!! Detected Infinity or NaN in output"
 

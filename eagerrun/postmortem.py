@@ -10,20 +10,13 @@ whose values are real tensors there. `up` walks out through the script's callers
 from __future__ import annotations
 
 import logging
-import os
 import pdb
 import sys
-import sysconfig
 from types import TracebackType
 
+from eagerrun.user_code import is_autograph_file, is_library_file
+
 log = logging.getLogger("eagerrun")
-
-_LIBRARY_DIRS = tuple(
-    os.path.join(os.path.realpath(path), "")
-    for path in {sysconfig.get_path(name) for name in ("stdlib", "platstdlib", "purelib", "platlib")}
-    if path
-)
-
 
 def debug_post_mortem(error: BaseException) -> None:
     """Open pdb on `error` in the script's innermost frame and return when the user quits it.
@@ -48,17 +41,10 @@ def up_to_innermost_script_frame(tb: TracebackType | None) -> TracebackType | No
     while tb is not None:
         entries.append(tb)
         tb = tb.tb_next
-    script = [index for index, entry in enumerate(entries) if not is_library_file(entry.tb_frame.f_code.co_filename)]
+    script = [index for index, entry in enumerate(entries) if not is_library_file(entry.tb_frame.f_code.co_filename)
+              and not is_autograph_file(entry.tb_frame.f_code.co_filename)]
     kept = entries[:script[-1] + 1] if script else entries
     rebuilt = None
     for entry in reversed(kept):
         rebuilt = TracebackType(rebuilt, entry.tb_frame, entry.tb_lasti, entry.tb_lineno)
     return rebuilt
-
-
-def is_library_file(filename: str) -> bool:
-    """Whether code from `filename` belongs to the standard library or an installed package, or is
-    AutoGraph's conversion of a graph-mode `tf.function` (its locals are symbolic; the caller's are not)."""
-    if filename.startswith("<frozen ") or os.path.basename(filename).startswith("__autograph_generated_file"):
-        return True
-    return os.path.realpath(filename).startswith(_LIBRARY_DIRS)

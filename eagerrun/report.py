@@ -953,6 +953,9 @@ def environment(facts: dict[str, Any], *, as_json: bool) -> None:
     if facts["gpu_driver"]:
         rows.append(("GPU driver", [facts["gpu_driver"]]))
     rows += [("mode", [mode]), ("variables", variables or ["none set"])]
+    if facts.get("private_api_missing"):  # eagerrun's hooks need these (_tf_compat.py): a report should say
+        missing = facts["private_api_missing"]
+        rows.append(("missing", [f"{name} (private API eagerrun's hooks use)" for name in missing]))
     width = max(len(key) for key, _ in rows) + 2
     lines = [f"{key if index == 0 else '':<{width}}{value}" for key, values in rows
              for index, value in enumerate(values)]

@@ -16,7 +16,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
-from eagerrun.loader import is_library_file
+from eagerrun.user_code import is_library_file
 
 KINDS = {
     "print": "print runs once, at trace time, in graph mode and at every step in eager mode (tf.print runs in both)",

@@ -25,6 +25,8 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
+from eagerrun import _tf_compat as private
+
 _EAGERRUN_DIR = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -34,8 +36,7 @@ def hiding_launcher_frames() -> Iterator[None]:
     code (TensorFlow imported), in the thread that runs it; a TensorFlow without this internal API gets
     no filter, and its messages stay as they were."""
     try:
-        from tensorflow.python.util import tf_stack
-
+        tf_stack = private.get("tf_stack")
         filter_class = _filter_class(tf_stack)
     except (ImportError, AttributeError):
         yield

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eagerrun.errors import EXIT_RETRACES, EagerrunError
-from eagerrun.loader import is_library_file
+from eagerrun.user_code import is_library_file
 
 Signature = dict[str, tuple[str, str]]  # argument path -> (kind, what it was): ("tensor", "(32, 8) float32")
 

@@ -22,7 +22,7 @@ from eagerrun.distribute import lost_peer, scope
 from eagerrun.errors import EXIT_NONFINITE_LOSS, EXIT_USAGE, EagerrunError
 from eagerrun.interrupts import Interrupted, steps_will_end, stop_point, stop_requested
 from eagerrun.precision import SkippedSteps, loss_scale_value
-from eagerrun.records import Recorder
+from eagerrun.records import Recorder, is_loss_name
 from eagerrun.runner import StepOutputs, StepRunner
 from eagerrun.spec import TrainSpec
 from eagerrun.steps import builtin_train_step, compile_validation
@@ -341,5 +341,5 @@ def train_data(dataset: Any, *, checkpointed: bool, strategy: Any) -> TrainData:
 
 def first_non_finite_loss(values: dict[str, float]) -> str | None:
     """The first loss (`loss`, `*_loss`; every value where none is named so) that is NaN or infinite."""
-    losses = [name for name in values if name == "loss" or name.endswith("_loss")] or list(values)
+    losses = [name for name in values if is_loss_name(name)] or list(values)
     return next((name for name in losses if not math.isfinite(values[name])), None)
