@@ -20,7 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from eagerrun.precision import POLICIES
+from eagerrun.train.precision import POLICIES
 
 HERE = Path(__file__).resolve().parent
 WARM_UP = 20

@@ -19,12 +19,13 @@ import sys
 import tempfile
 from pathlib import Path
 
-from eagerrun import hooks, modes
+from eagerrun import modes
+from eagerrun.autolog import hooks
 from eagerrun.config import TrainOptions
+from eagerrun.diagnostics.tracing import TraceCounter
 from eagerrun.records import JsonlSink, Recorder
-from eagerrun.spec import spec_from_value, validate_spec
-from eagerrun.tracing import TraceCounter
-from eagerrun.trainer import build_trainer
+from eagerrun.train.spec import spec_from_value, validate_spec
+from eagerrun.train.trainer import build_trainer
 
 
 def main():

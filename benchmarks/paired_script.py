@@ -34,10 +34,10 @@ import tensorflow as tf
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_model import BATCH, make_data, make_model  # noqa: E402
 
-from eagerrun import hooks  # noqa: E402
-from eagerrun.autolog import StepCollector  # noqa: E402
+from eagerrun.autolog import hooks  # noqa: E402
+from eagerrun.autolog.collector import StepCollector  # noqa: E402
+from eagerrun.diagnostics.tracing import TraceCounter  # noqa: E402
 from eagerrun.records import Recorder  # noqa: E402
-from eagerrun.tracing import TraceCounter  # noqa: E402
 
 
 def dataset() -> tf.data.Dataset:

@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from eagerrun.autolog import log_step
-    from eagerrun.spec import TrainSpec
+    from eagerrun.autolog.collector import log_step
+    from eagerrun.train.spec import TrainSpec
 
 __version__ = "0.1.0"
 __all__ = ["TrainSpec", "__version__", "log_step"]
@@ -21,11 +21,11 @@ def __getattr__(name: str) -> Any:
     """`log_step` and `TrainSpec` load when first used, so that importing one of eagerrun's modules (the
     CLI's, the config's) does not load the recording machinery."""
     if name == "log_step":
-        from eagerrun.autolog import log_step
+        from eagerrun.autolog.collector import log_step
 
         return log_step
     if name == "TrainSpec":
-        from eagerrun.spec import TrainSpec
+        from eagerrun.train.spec import TrainSpec
 
         return TrainSpec
     raise AttributeError(f"module 'eagerrun' has no attribute {name!r}")

@@ -14,7 +14,8 @@ from typing import Any, NoReturn
 
 import click
 
-from eagerrun import __version__, distribute, interrupts
+from eagerrun import __version__, interrupts
+from eagerrun.cluster import distribute
 from eagerrun.config import POLICIES, STRATEGIES, ModeSource
 from eagerrun.errors import EXIT_SIGINT, EagerrunError
 from eagerrun.paths import OutputPath, ScriptPath
@@ -283,8 +284,8 @@ def compare(ctx: click.Context, *, as_module: bool, train: bool, steps: int | No
     Exits 0 when the losses agree within --rtol/--atol, 1 when they diverge.
     """
     from eagerrun import report
-    from eagerrun.compare import compare as run_comparison
     from eagerrun.config import CompareOptions, validate_compare
+    from eagerrun.diagnostics.compare import compare as run_comparison
 
     options = validate_compare(CompareOptions(
         target=target_of(ctx, target, args, as_module=as_module), train=train, steps=steps, seed=seed, rtol=rtol,
@@ -310,8 +311,8 @@ def launch(ctx: click.Context, *, workers: int, max_restarts: int, run_args: tup
     fails, the others are stopped and the launch exits with that worker's error and exit code, or, with
     --max-restarts, every worker is started again and resumes from the latest checkpoint.
     """
+    from eagerrun.cluster.launch import launch as launch_workers
     from eagerrun.config import validate_launch
-    from eagerrun.launch import launch as launch_workers
 
     config = validate_launch(workers_config(ctx, run_args), max_restarts=max_restarts)
     return launch_workers(workers, config, max_restarts=max_restarts)
@@ -346,7 +347,7 @@ def env(*, as_json: bool) -> int:
     EAGERRUN_*, XLA_FLAGS and CUDA_VISIBLE_DEVICES variables set. Switches no mode and runs nothing.
     """
     from eagerrun import report
-    from eagerrun.environment import gather_environment
+    from eagerrun.diagnostics.environment import gather_environment
 
     report.environment(gather_environment(), as_json=as_json)
     return 0

@@ -159,6 +159,6 @@ def is_user_frame(tb: TracebackType) -> bool:
     filename = tb.tb_frame.f_code.co_filename
     if filename.startswith("<frozen "):
         return False
-    if os.path.dirname(os.path.abspath(filename)) == _EAGERRUN_DIR:
+    if os.path.abspath(filename).startswith(os.path.join(_EAGERRUN_DIR, "")):
         return False
     return os.path.basename(filename) != "runpy.py"

@@ -81,7 +81,7 @@ def apply_mode(choice: ModeChoice, *, show_tf_log: bool = False, check_numerics:
     tf.config.run_functions_eagerly(choice.eager)
     if choice.eager and not data_debug_mode_enabled():
         tf.data.experimental.enable_debug_mode()
-    if check_numerics:  # before the script builds any graph: every op it makes is checked (numerics.py)
+    if check_numerics:  # before the script builds any graph: every op it makes is checked (diagnostics/numerics.py)
         if switches is None:
             tf.debugging.enable_check_numerics()
         else:
@@ -90,7 +90,7 @@ def apply_mode(choice: ModeChoice, *, show_tf_log: bool = False, check_numerics:
 
 def script_mode_guard(choice: ModeChoice, *, script_decides: bool,
                       step_modes: StepModes | None = None) -> Callable[[bool], None]:
-    """What a script's own `tf.config.run_functions_eagerly(...)` call does under eagerrun (hooks.py puts it
+    """What a script's own `tf.config.run_functions_eagerly(...)` call does under eagerrun (autolog/hooks.py puts it
     in place of TensorFlow's).
 
     Tutorials often switch the mode in the script; with an explicit `--eager`/`--graph` (or EAGERRUN_MODE)

@@ -23,7 +23,7 @@ from typing import Any
 
 import click
 
-from eagerrun import distribute
+from eagerrun.cluster import distribute
 from eagerrun.errors import EagerrunError
 
 

@@ -36,10 +36,10 @@ from eagerrun.switches import ProcessSwitches
 if TYPE_CHECKING:
     from rich.progress import Task
 
-    from eagerrun.compare import Comparison
-    from eagerrun.numerics import NumericsReport
+    from eagerrun.diagnostics.compare import Comparison
+    from eagerrun.diagnostics.numerics import NumericsReport
+    from eagerrun.diagnostics.tracing import FunctionTraces
     from eagerrun.records import Recorder, RunStats, StepRecord
-    from eagerrun.tracing import FunctionTraces
 
 stderr = Console(stderr=True, highlight=False)
 stdout = Console(highlight=False)
@@ -617,7 +617,7 @@ CHANGE_LABELS = {"shape": "shape ", "dtype": "dtype ", "python": "Python value "
 def retraces(functions: list[FunctionTraces]) -> None:
     """For each tf.function that traced again: how often, and for each retrace what changed in its inputs
     against the closest earlier trace, with the fix for that kind of change (once per kind)."""
-    from eagerrun.tracing import FIXES
+    from eagerrun.diagnostics.tracing import FIXES
 
     for function in functions:
         stderr.print(Text.assemble(("retraced: ", "bold yellow"), (function.name, "bold"),

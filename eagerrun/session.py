@@ -16,14 +16,18 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from eagerrun import distribute, hooks, interrupts, loader, modes, postmortem, precision, report, switches, tf_stacks
-from eagerrun.autolog import StepCollector
-from eagerrun.checkpoints import has_checkpoint
+from eagerrun import interrupts, loader, modes, report, switches, tf_stacks
+from eagerrun.autolog import hooks
+from eagerrun.autolog.collector import StepCollector
+from eagerrun.cluster import distribute
 from eagerrun.config import RunConfig, Settled, StrategyOptions
+from eagerrun.diagnostics import postmortem
+from eagerrun.diagnostics.numerics import NumericsReport, is_numerics_error, numerics_report
+from eagerrun.diagnostics.tracing import TraceCounter
 from eagerrun.errors import EXIT_FAILURE, EXIT_NONFINITE_LOSS, EXIT_SIGINT, EXIT_USAGE, EagerrunError
-from eagerrun.numerics import NumericsReport, is_numerics_error, numerics_report
 from eagerrun.records import Recorder, RunReport, StepRecord, StepSink, metrics_sink, summarize
-from eagerrun.tracing import TraceCounter
+from eagerrun.train import precision
+from eagerrun.train.checkpoints import has_checkpoint
 
 log = logging.getLogger("eagerrun")
 
@@ -219,8 +223,8 @@ def run_trainer(config: RunConfig, recorder: Recorder, traces: TraceCounter, str
 
 def train_spec(config: RunConfig, recorder: Recorder, traces: TraceCounter, strategy: Any,
                plan: PlannedSteps) -> loader.ScriptOutcome:
-    from eagerrun.spec import spec_from_module, validate_spec
-    from eagerrun.trainer import build_trainer
+    from eagerrun.train.spec import spec_from_module, validate_spec
+    from eagerrun.train.trainer import build_trainer
 
     assert config.train is not None
     try:
@@ -235,7 +239,7 @@ def train_spec(config: RunConfig, recorder: Recorder, traces: TraceCounter, stra
         distribute.build_under_scope(strategy, spec)
         recorder.replicas = strategy.num_replicas_in_sync
     if config.train.checkpoint_dir is not None:
-        from eagerrun.checkpoints import TrainCheckpoint
+        from eagerrun.train.checkpoints import TrainCheckpoint
 
         checkpoint = TrainCheckpoint(config.train.checkpoint_dir, model=spec.model, optimizer=spec.optimizer,
                                      every=config.train.checkpoint_every,

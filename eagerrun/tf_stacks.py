@@ -48,7 +48,8 @@ def hiding_launcher_frames() -> Iterator[None]:
 def launcher_filenames(frame: Any) -> frozenset[str]:
     """The files to hide, as code objects name them: eagerrun's own, runpy's, and those of `frame` and
     every frame that called it (the launcher, when `frame` is where eagerrun is about to run the script)."""
-    names = {os.path.join(_EAGERRUN_DIR, name) for name in os.listdir(_EAGERRUN_DIR) if name.endswith(".py")}
+    names = {os.path.join(folder, name) for folder, _, files in os.walk(_EAGERRUN_DIR)
+             for name in files if name.endswith(".py")}
     names.add(runpy._run_code.__code__.co_filename)  # type: ignore[attr-defined]  # "<frozen runpy>" on Python 3.11+, runpy.py before
     while frame is not None:
         names.add(frame.f_code.co_filename)

@@ -14,10 +14,10 @@ import pytest
 tf = pytest.importorskip("tensorflow")
 keras = pytest.importorskip("keras")
 
-from eagerrun import hooks  # noqa: E402
-from eagerrun.autolog import StepCollector  # noqa: E402
+from eagerrun.autolog import hooks  # noqa: E402
+from eagerrun.autolog.collector import StepCollector  # noqa: E402
+from eagerrun.diagnostics.tracing import TraceCounter  # noqa: E402
 from eagerrun.records import Recorder, StepRecord  # noqa: E402
-from eagerrun.tracing import TraceCounter  # noqa: E402
 
 
 def collected(loop: Callable[[], list[float | None]]) -> tuple[list[StepRecord], list[float | None]]:

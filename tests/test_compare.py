@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from eagerrun.compare import compare_values
+from eagerrun.diagnostics.compare import compare_values
 from eagerrun.records import StepRecord
 from tests.conftest import SAMPLES, run_eagerrun
 
@@ -102,7 +102,7 @@ def test_different_step_counts_are_their_own_verdict() -> None:
 
 def test_a_failed_mode_is_its_own_verdict() -> None:
     """One run failed: no match, likely_cause mode_failed, no speedup, and the error kept for the report."""
-    from eagerrun.compare import Comparison
+    from eagerrun.diagnostics.compare import Comparison
 
     eager = [record(1, 1.0), record(2, 2.0)]
     result = Comparison(runs={"eager": eager, "graph": eager[:1]}, first_divergent_step=None, max_abs_diff=0.0,
@@ -114,7 +114,7 @@ def test_a_failed_mode_is_its_own_verdict() -> None:
 def test_suspect_lines_of_a_traced_function(write_script) -> None:
     """Each kind of line that makes the modes differ, found in the traced function's source; a seeded op
     and the function's own TensorFlow math are not suspects."""
-    from eagerrun.side_effects import suspects_in
+    from eagerrun.diagnostics.side_effects import suspects_in
 
     script = write_script("suspects.py", """
         import random

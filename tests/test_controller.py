@@ -16,8 +16,8 @@ import pytest
 from eagerrun import interrupts
 from eagerrun.config import TrainOptions
 from eagerrun.records import Recorder
-from eagerrun.runner import StepOutputs
-from eagerrun.trainer import NonFiniteLoss, TrainData, Trainer
+from eagerrun.train.runner import StepOutputs
+from eagerrun.train.trainer import NonFiniteLoss, TrainData, Trainer
 
 
 class FakeRunner:

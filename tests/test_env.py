@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from eagerrun import __version__, report
-from eagerrun.environment import HIDDEN, mode_from_environment, relevant_variables
+from eagerrun.diagnostics.environment import HIDDEN, mode_from_environment, relevant_variables
 from tests.conftest import run_in_process, run_python
 
 JSON_KEYS = {"eagerrun", "tensorflow", "keras", "python", "numpy", "platform", "cpus", "cpus_usable", "ram_bytes",

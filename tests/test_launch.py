@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from eagerrun import distribute, launch
+from eagerrun.cluster import distribute, launch
 from tests.conftest import ROOT, eagerrun_command, run_in_process
 
 SPEC = str(ROOT / "tests" / "specs" / "logs_signals_and_steps.py")

@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from eagerrun.postmortem import up_to_innermost_script_frame
+from eagerrun.diagnostics.postmortem import up_to_innermost_script_frame
 from tests.conftest import eagerrun_command, run_in_process
 
 FAILING_STEP = """

@@ -15,10 +15,10 @@ import pytest
 from rich.console import Console
 
 from eagerrun import report
-from eagerrun.compare import compare_values
+from eagerrun.diagnostics.compare import compare_values
+from eagerrun.diagnostics.tracing import TraceCounter
 from eagerrun.records import Recorder, StepRecord, higher_is_better, metrics_sink, summarize
 from eagerrun.report import column_format, ms_format, prose, spans_decades, sparkline
-from eagerrun.tracing import TraceCounter
 
 NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?:e[+-]\d+)?(?![\w.])")
 

@@ -20,8 +20,9 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from eagerrun import distribute, interrupts, launch, modes, report
-from eagerrun.compare import LineCount, compare_values, run_watched
+from eagerrun import interrupts, modes, report
+from eagerrun.cluster import distribute, launch
+from eagerrun.diagnostics.compare import LineCount, compare_values, run_watched
 from eagerrun.records import Recorder, StepRecord
 from eagerrun.session import fit_total
 from tests.conftest import run_in_process

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from eagerrun.tracing import changes_between
+from eagerrun.diagnostics.tracing import changes_between
 from tests.conftest import run_in_process
 
 RETRACING = """

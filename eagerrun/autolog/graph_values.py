@@ -1,7 +1,7 @@
 """Getting a loss out of a graph-mode tf.function that does not return it, without changing what it computes.
 
 In graph mode a training step's losses live inside the graph; a step function may return nothing (the
-DCGAN tutorial's does). At the end of each trace (hooks.py has the traced function end in
+DCGAN tutorial's does). At the end of each trace (autolog/hooks.py has the traced function end in
 `StepCollector.function_traced`), eagerrun adds ops that write the losses the function does not return into
 a variable of its own, and reads that variable on the host. A loss the function returns is read from what
 the call returned and adds nothing to the graph: every op added here runs on every call (about 2.5 µs each

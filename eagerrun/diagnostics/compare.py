@@ -21,9 +21,9 @@ from typing import Any
 
 from eagerrun import report
 from eagerrun.config import CompareOptions
+from eagerrun.diagnostics.side_effects import SIDE_EFFECTS, Suspect, suspects_in
 from eagerrun.errors import EXIT_FAILURE, EagerrunError
 from eagerrun.records import RunReport, StepRecord, summarize
-from eagerrun.side_effects import SIDE_EFFECTS, Suspect, suspects_in
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,7 @@
 """The training step and the validation pass: plain Python that never knows which mode it runs in.
 
 `builtin_train_step` is the step of TensorFlow's custom-loop guides, `train_step(batch) -> loss`; the
-runner (`runner.py`) alone decides how it runs (mode, XLA, steps per execution, strategy).
+runner (`train/runner.py`) alone decides how it runs (mode, XLA, steps per execution, strategy).
 `compile_validation` is the one pass over the validation data, compiled for the mode.
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from eagerrun.precision import is_loss_scaled
-from eagerrun.spec import TrainSpec
+from eagerrun.train.precision import is_loss_scaled
+from eagerrun.train.spec import TrainSpec
 
 StepFn = Callable[[Any], Any]
 

@@ -37,8 +37,8 @@ from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 from eagerrun import _tf_compat as private
+from eagerrun.diagnostics.tracing import TraceCounter
 from eagerrun.errors import EagerrunError
-from eagerrun.tracing import TraceCounter
 
 
 class StepEvents(Protocol):

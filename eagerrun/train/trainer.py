@@ -16,17 +16,17 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from eagerrun.checkpoints import TrainCheckpoint, with_exact_position
+from eagerrun.cluster.distribute import lost_peer, scope
 from eagerrun.config import TrainOptions
-from eagerrun.distribute import lost_peer, scope
+from eagerrun.diagnostics.tracing import TraceCounter
 from eagerrun.errors import EXIT_NONFINITE_LOSS, EXIT_USAGE, EagerrunError
 from eagerrun.interrupts import Interrupted, steps_will_end, stop_point, stop_requested
-from eagerrun.precision import SkippedSteps, loss_scale_value
 from eagerrun.records import Recorder, is_loss_name
-from eagerrun.runner import StepOutputs, StepRunner
-from eagerrun.spec import TrainSpec
-from eagerrun.steps import builtin_train_step, compile_validation
-from eagerrun.tracing import TraceCounter
+from eagerrun.train.checkpoints import TrainCheckpoint, with_exact_position
+from eagerrun.train.precision import SkippedSteps, loss_scale_value
+from eagerrun.train.runner import StepOutputs, StepRunner
+from eagerrun.train.spec import TrainSpec
+from eagerrun.train.step import builtin_train_step, compile_validation
 
 log = logging.getLogger("eagerrun")
 
@@ -157,7 +157,7 @@ class Trainer:
         """(first epoch, batches done in it, iterator or None) where the run starts: its checkpoint's step.
 
         A tf.data iterator comes back from the checkpoint where it stopped. A distributed one cannot be
-        checkpointed, nor can some pipelines (`checkpoints.py`): the data is read again up to the same batch
+        checkpointed, nor can some pipelines (`train/checkpoints.py`): the data is read again up to the same batch
         instead (every batch of the run so far, through the same repetition, so a reshuffling dataset with a
         seed gives the same batches).
         """

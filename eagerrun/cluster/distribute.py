@@ -1,4 +1,4 @@
-"""tf.distribute for the trainer: which strategy, which devices, which cluster (runner.py runs the step).
+"""tf.distribute for the trainer: which strategy, which devices, which cluster (train/runner.py runs the step).
 
 TensorFlow's rules, which this module keeps so a spec does not have to:
 - the strategy exists before any op runs (MultiWorkerMirroredStrategy and logical CPU devices both

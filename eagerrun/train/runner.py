@@ -9,7 +9,7 @@ applies the mode, XLA, steps per execution and the strategy, composed as Keras' 
     -> n of them in one loop over the iterator
     -> one `tf.function` (graph mode), or that loop in plain Python (eager mode).
 
-The runner never records, checks, checkpoints or stops: the controller (`trainer.py`) does all of that
+The runner never records, checks, checkpoints or stops: the controller (`train/trainer.py`) does all of that
 between calls, where the weights, the step counter and the iterator's position agree. K=1 is a loop of
 one, so every run takes the same path.
 """
@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from eagerrun.steps import metric_results, named_values
+from eagerrun.train.step import metric_results, named_values
 
 SIZE = "__batch_size__"  # the batch size travels in the step's packed row, after the values
 STOP = "__stop__"  # multi-worker: how many replicas' workers were asked to stop (a signal)

@@ -21,7 +21,7 @@ it applied (its last one in the step); without optimizers, the targets of the gr
 variable the script bound them to (`gen_loss`, `disc_loss`), else `loss_1`, `loss_2` in update order. The
 scalars of a returned dict are recorded under their keys too. In graph mode a loss lives inside the graph:
 when the function returns it, it is read from the result; otherwise the trace writes it into a variable of
-eagerrun's, which changes nothing the function computes (graph_values.py).
+eagerrun's, which changes nothing the function computes (autolog/graph_values.py).
 
 A step's time runs from the end of the step before (a phase's first step: from its first tape or training
 call) to the end of its last unit. Values stay tensors until the closed steps are flushed to the recorder
@@ -43,11 +43,11 @@ from types import FrameType
 from typing import Any, NamedTuple
 
 from eagerrun import _tf_compat as private
-from eagerrun import hooks
-from eagerrun.graph_values import DirectCount, DirectValue, GraphValues, RingValue, ring_value
+from eagerrun.autolog import hooks
+from eagerrun.autolog.graph_values import DirectCount, DirectValue, GraphValues, RingValue, ring_value
+from eagerrun.diagnostics.tracing import TraceCounter
 from eagerrun.interrupts import stop_point
 from eagerrun.records import Recorder, is_loss_name
-from eagerrun.tracing import TraceCounter
 from eagerrun.user_code import is_library_file
 
 FLUSH_EVERY_S = 0.1  # custom-loop steps reach the recorder (table, metrics file, progress) this often
@@ -226,7 +226,7 @@ def step_losses(units: list[Unit]) -> list[Loss]:
 class CallPlan:
     """Where the losses of one trace of a training tf.function are (graph mode), worked out once from the
     trace: in what the call returns (a path into it), in eagerrun's ring, in the row read right after the
-    call (graph_values.py), or nowhere. Each call's values are read through it, when its step is recorded,
+    call (autolog/graph_values.py), or nowhere. Each call's values are read through it, when its step is recorded,
     so a call costs no more than keeping what it returned."""
 
     def __init__(self, layout: list[LossTarget], trace: int = 0, *, runs: int = 0,
@@ -234,7 +234,7 @@ class CallPlan:
         EagerTensor = private.get("EagerTensor")
 
         self.layout = layout
-        self.trace = trace  # the number its ring rows are stamped with (graph_values.py)
+        self.trace = trace  # the number its ring rows are stamped with (autolog/graph_values.py)
         self.last_snapshot: Any = None  # the direct row after this trace's previous call
         unreturned = [t for t in layout if t.returned_as is None and t.slot is not None]
         self.ring = any(t.ring for t in unreturned)  # some loss is written to the ring
@@ -413,7 +413,7 @@ class StepCollector:
         self.failed_in: str | None = None  # the tf.function whose call raised last
         self._not_steps: dict[int, tuple[Any, int]] = {}  # outermost calls that did not train: (function, calls)
         self._gradients_over_tensors = 0  # gradient calls over tensors, not variables (a penalty, a saliency map)
-        self.writes_at_trace_end = False  # hooks.py calls function_traced at the end of each trace
+        self.writes_at_trace_end = False  # autolog/hooks.py calls function_traced at the end of each trace
 
     def _make_graph_values(self) -> None:
         """The variable graph-mode losses are written to, made at the first outermost tf.function call, not
@@ -516,7 +516,7 @@ class StepCollector:
 
     def _check_inputs(self, function: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         """--check-numerics: a call whose tensors already hold Inf or NaN is bad data, named before it runs."""
-        from eagerrun.numerics import NonFiniteInput, non_finite_inputs
+        from eagerrun.diagnostics.numerics import NonFiniteInput, non_finite_inputs
 
         found = non_finite_inputs(function, args, kwargs)
         if found is not None:
@@ -625,7 +625,7 @@ class StepCollector:
 
     def function_traced(self, outputs: Any) -> None:
         """The function being called was traced and returned `outputs`, still inside its graph: the losses
-        of this trace it does not return are written where eagerrun reads them (graph_values.py), and only
+        of this trace it does not return are written where eagerrun reads them (autolog/graph_values.py), and only
         those. Writing one the function returns, as at the gradient call, cost every call a counter update
         and two scatters (measured: 20 µs on a 0.65 ms step, most of what recording cost)."""
         graph = private.get("ops").get_default_graph()
@@ -735,7 +735,7 @@ class StepCollector:
     def calls_not_steps(self) -> list[str]:
         """What the script did that eagerrun saw but did not count as a step, and why: for the line that
         says no step was recorded."""
-        from eagerrun.tracing import function_identity
+        from eagerrun.diagnostics.tracing import function_identity
 
         seen = []
         for function, calls in self._not_steps.values():

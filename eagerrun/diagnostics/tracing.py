@@ -2,7 +2,7 @@
 
 TensorFlow counts traces per function (`experimental_get_tracing_count`) but not globally, and says nothing
 of why a function traced again. Every trace of every tf.function goes through one private function, which
-`hooks.py` wraps to call `TraceCounter.traced` with the trace's function type: the shape and dtype of each
+`autolog/hooks.py` wraps to call `TraceCounter.traced` with the trace's function type: the shape and dtype of each
 tensor argument, each Python value, each Python object. A retrace is a trace whose inputs differ from every
 earlier trace of that function; what differs, against the closest earlier trace, is the reason, with the
 fix TensorFlow's guide gives for it.

@@ -22,8 +22,8 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+from eagerrun.diagnostics.side_effects import parsed
 from eagerrun.errors import EXIT_NONFINITE_LOSS, EagerrunError
-from eagerrun.side_effects import parsed
 from eagerrun.user_code import is_library_file
 
 MARKER = "!!! Detected Infinity or NaN in output"
