@@ -40,6 +40,9 @@ def run(settled: Settled) -> int:
 
 
 def run_with(settled: Settled, process: switches.ProcessSwitches) -> int:
+    """The run, its switches given: mode and strategy, then one stack of contexts around the user's code
+    (signals wait for a step's end, eagerrun's frames hidden, the hooks), then the outputs closed and the
+    outcome shown; what the steps recorded is flushed and shown whatever ended them."""
     config = settled.config
     strategy_options = config.train.strategy if config.train is not None else StrategyOptions()
     report.install_log_handler(quiet=config.output.quiet, switches=process)
@@ -68,14 +71,14 @@ def run_with(settled: Settled, process: switches.ProcessSwitches) -> int:
                 run_stack.enter_context(distribute.eager_overhead_said_once())
             seed_everything(config.seed)
             if config.train is not None:
-                with hooks.installed(traces=traces, mode_guard=guard):
-                    outcome = run_trainer(config, recorder, traces, strategy, plan, process)
+                run_stack.enter_context(hooks.installed(traces=traces, mode_guard=guard))
+                outcome = run_trainer(config, recorder, traces, strategy, plan, process)
             else:
                 steps = StepCollector(recorder, traces, autolog=config.autolog, eager=config.mode.eager,
                                       check_numerics=config.check_numerics)
                 plan.fit_of = steps
-                with hooks.installed(traces=traces, steps=steps, mode_guard=guard):
-                    outcome = run_script(config, recorder, plan)
+                run_stack.enter_context(hooks.installed(traces=traces, steps=steps, mode_guard=guard))
+                outcome = run_script(config, recorder, plan)
         if stop.signum is not None and outcome.exit_code == 0:
             # the signal came after the last step's end, where nothing asked whether to stop: still 130/143
             outcome = replace(outcome, exit_code=interrupts.EXIT_CODES[stop.signum])

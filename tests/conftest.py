@@ -45,10 +45,21 @@ def run_eagerrun(*args: str, cwd: Path | None = None, env: dict[str, str] | None
     return run_forked(command, cwd=cwd or Path.cwd(), env=environment, timeout=timeout)
 
 
-def sets_import_time_variable(env: dict[str, str]) -> bool:
-    from tests.preloaded import IMPORT_TIME_VARIABLES
+def run_eagerrun_process(command: list[str], *, cwd: Path, env: dict[str, str],
+                         timeout: float) -> subprocess.CompletedProcess[str]:
+    """`subprocess.run(command, capture_output=True, text=True)` for a whole `eagerrun ...` command line and
+    environment, forked as `run_eagerrun` forks (started fresh where the environment asks for it)."""
+    if os.environ.get("EAGERRUN_TESTS_FRESH") == "1" or sets_import_time_variable(env):
+        return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+    return run_forked(command, cwd=cwd, env=env, timeout=timeout)
 
-    return any(name.startswith(IMPORT_TIME_VARIABLES) for name in env)
+
+def sets_import_time_variable(env: dict[str, str]) -> bool:
+    """Whether `env` sets a variable TensorFlow or Keras read at import otherwise than the preloaded process."""
+    from tests.preloaded import IMPORT_TIME_VARIABLES, PRELOAD_ENVIRONMENT
+
+    return any(name.startswith(IMPORT_TIME_VARIABLES) and PRELOAD_ENVIRONMENT.get(name) != value
+               for name, value in env.items())
 
 
 _fork_context: Any = None
@@ -63,11 +74,16 @@ def forkserver() -> Any:
 
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["tests.preloaded"])
-        os.environ["EAGERRUN_TESTS_PRELOAD"] = "1"  # read by tests.preloaded in the server alone
+        from tests.preloaded import PRELOAD_ENVIRONMENT
+
+        added = {"EAGERRUN_TESTS_PRELOAD": "1",  # read by tests.preloaded in the server alone
+                 **{name: value for name, value in PRELOAD_ENVIRONMENT.items() if name not in os.environ}}
+        os.environ.update(added)
         try:
             multiprocessing.forkserver.ensure_running()
         finally:
-            del os.environ["EAGERRUN_TESTS_PRELOAD"]
+            for name in added:
+                del os.environ[name]
         _fork_context = context
     return _fork_context
 

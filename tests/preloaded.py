@@ -22,8 +22,11 @@ import os
 import sys
 import traceback
 
-# Read at import by TensorFlow or Keras: a run that sets one needs a process that imports them after it.
+# Read at import by TensorFlow or Keras: a run that sets one needs a process that imports them after it,
+# unless it sets it as the preloaded process had it: TensorFlow's C++ log level at 2, as eagerrun sets it
+# before its own import of TensorFlow (unless -v).
 IMPORT_TIME_VARIABLES = ("TF_CPP_", "TF_ENABLE_ONEDNN_OPTS", "KERAS_BACKEND", "KERAS_HOME", "TF_USE_LEGACY_KERAS")
+PRELOAD_ENVIRONMENT = {"TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
 def preload() -> None:

@@ -377,17 +377,23 @@ def eagerrun_command() -> list[str]:
     return [str(script)] if script.exists() else [sys.executable, "-m", "eagerrun"]
 
 
-def execute(command: list[str], cwd: Path, *, timeout: float = TIMEOUT_S) -> Run:
+def start_process(command: list[str], *, cwd: Path, env: dict[str, str],
+                  timeout: float) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def execute(command: list[str], cwd: Path, *, timeout: float = TIMEOUT_S, start: Any = start_process) -> Run:
+    """`command` in `cwd`, by `start` (a new process; the tests pass one that forks eagerrun's runs)."""
     import time
 
-    start = time.monotonic()
+    began = time.monotonic()
     try:
-        done = subprocess.run(command, cwd=cwd, env=environment(), capture_output=True, text=True, timeout=timeout)
+        done = start(command, cwd=cwd, env=environment(), timeout=timeout)
     except subprocess.TimeoutExpired as expired:
         def text(data: Any) -> str:
             return data.decode(errors="replace") if isinstance(data, bytes) else (data or "")
-        return Run(command, None, text(expired.stdout), text(expired.stderr), time.monotonic() - start)
-    return Run(command, done.returncode, done.stdout, done.stderr, time.monotonic() - start)
+        return Run(command, None, text(expired.stdout), text(expired.stderr), time.monotonic() - began)
+    return Run(command, done.returncode, done.stdout, done.stderr, time.monotonic() - began)
 
 
 def run_python(script: Path, folder: Path, *, timeout: float = TIMEOUT_S) -> Run:
@@ -395,12 +401,12 @@ def run_python(script: Path, folder: Path, *, timeout: float = TIMEOUT_S) -> Run
     return execute([sys.executable, str(script)], folder, timeout=timeout)
 
 
-def run_mode(script: Path, mode: str, folder: Path, *, timeout: float = TIMEOUT_S) -> Run:
+def run_mode(script: Path, mode: str, folder: Path, *, timeout: float = TIMEOUT_S, start: Any = start_process) -> Run:
     """`eagerrun --<mode> --metrics-out <folder>/m.jsonl script.py`, cwd `folder`, its metrics read back."""
     folder.mkdir(parents=True, exist_ok=True)
     metrics = folder / f"{mode}.jsonl"
     run = execute([*eagerrun_command(), f"--{mode}", "--metrics-out", str(metrics), str(script)], folder,
-                  timeout=timeout)
+                  timeout=timeout, start=start)
     if metrics.exists():
         run.records = [json.loads(line) for line in metrics.read_text().splitlines() if line.strip()]
     return run
