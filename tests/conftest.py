@@ -40,26 +40,28 @@ def run_eagerrun(*args: str, cwd: Path | None = None, env: dict[str, str] | None
     environment = {k: v for k, v in os.environ.items() if not k.startswith("EAGERRUN_")}
     environment.update(env or {})
     command = [*eagerrun_command(), *args]
-    if fresh or os.environ.get("EAGERRUN_TESTS_FRESH") == "1" or sets_import_time_variable(env or {}):
+    if fresh:
         return subprocess.run(command, cwd=cwd, env=environment, capture_output=True, text=True, timeout=timeout)
-    return run_forked(command, cwd=cwd or Path.cwd(), env=environment, timeout=timeout)
+    return run_eagerrun_process(command, cwd=cwd or Path.cwd(), env=environment, timeout=timeout)
 
 
 def run_eagerrun_process(command: list[str], *, cwd: Path, env: dict[str, str],
                          timeout: float) -> subprocess.CompletedProcess[str]:
     """`subprocess.run(command, capture_output=True, text=True)` for a whole `eagerrun ...` command line and
     environment, forked as `run_eagerrun` forks (started fresh where the environment asks for it)."""
-    if os.environ.get("EAGERRUN_TESTS_FRESH") == "1" or sets_import_time_variable(env):
+    if starts_fresh(env):
         return subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
     return run_forked(command, cwd=cwd, env=env, timeout=timeout)
 
 
-def sets_import_time_variable(env: dict[str, str]) -> bool:
-    """Whether `env` sets a variable TensorFlow or Keras read at import otherwise than the preloaded process."""
+def starts_fresh(env: dict[str, str]) -> bool:
+    """Whether a run in `env` must start from scratch: EAGERRUN_TESTS_FRESH=1 here, or `env` sets a variable
+    TensorFlow or Keras read at import otherwise than the preloaded process had it."""
     from tests.preloaded import IMPORT_TIME_VARIABLES, PRELOAD_ENVIRONMENT
 
-    return any(name.startswith(IMPORT_TIME_VARIABLES) and PRELOAD_ENVIRONMENT.get(name) != value
-               for name, value in env.items())
+    return os.environ.get("EAGERRUN_TESTS_FRESH") == "1" or any(
+        name.startswith(IMPORT_TIME_VARIABLES) and PRELOAD_ENVIRONMENT.get(name) != value
+        for name, value in env.items())
 
 
 _fork_context: Any = None
@@ -118,7 +120,7 @@ def start_eagerrun(*args: str, env: dict[str, str] | None = None, cwd: Path | No
     with its output in pipes when `fresh`, else a forked run answering the same calls."""
     environment = {**os.environ, **(env or {})}
     command = [*eagerrun_command(), *args]
-    if fresh or os.environ.get("EAGERRUN_TESTS_FRESH") == "1" or sets_import_time_variable(env or {}):
+    if fresh or starts_fresh(environment):
         return subprocess.Popen(command, env=environment, cwd=cwd, text=True, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE)
     return ForkedRun(command, cwd=cwd or Path.cwd(), env=environment)

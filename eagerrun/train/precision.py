@@ -1,7 +1,7 @@
 """`--precision`: Keras' dtype policy for the trainer, and float16's loss scaling.
 
 The policy is process-wide in Keras, so it is set before the script is imported (a model built at import
-time gets it too) and put back when the run ends. `mixed_float16` needs loss scaling, or small gradients
+time gets it too) and put back when the run ends (switches.py). `mixed_float16` needs loss scaling, or small gradients
 underflow to zero in float16: the optimizer is wrapped in Keras' `LossScaleOptimizer`, whose dynamic scale
 halves, and the update is skipped, whenever a step's gradients are not finite. Such a step is recorded as
 skipped, not as a non-finite loss: it is how loss scaling finds its scale, not a diverging model.
@@ -11,27 +11,13 @@ every value as float64).
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
 from eagerrun.config import Precision
 
 LOSS_SCALE = "loss_scale"
-
-
-@contextlib.contextmanager
-def policy(name: Precision) -> Iterator[None]:
-    """Keras' global dtype policy set to `name` for the block, the previous one put back after it."""
-    import keras
-
-    previous = keras.mixed_precision.global_policy()
-    keras.mixed_precision.set_global_policy(name)
-    try:
-        yield
-    finally:
-        keras.mixed_precision.set_global_policy(previous)
 
 
 def with_loss_scaling(spec: Any, name: Precision) -> Any:
