@@ -19,7 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from eagerrun import modes
+from eagerrun import modes, switches
 from eagerrun.autolog import hooks
 from eagerrun.config import TrainOptions
 from eagerrun.diagnostics.tracing import TraceCounter
@@ -30,7 +30,7 @@ from eagerrun.train.trainer import build_trainer
 
 def main():
     mode, blocks, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-    modes.apply_mode(modes.ModeChoice(mode=mode, source="flag"))
+    modes.apply_mode(modes.ModeChoice(mode=mode, source="flag"), switches=switches.kept())
     import keras
     from bench_model import build
     from handwritten import GuideLoop

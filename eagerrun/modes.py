@@ -21,7 +21,7 @@ from eagerrun import _tf_compat as private
 from eagerrun.config import MODE_ENV_VAR, Mode, ModeChoice, ModeSource
 from eagerrun.errors import EXIT_FAILURE, EagerrunError
 from eagerrun.startup_log import quiet_tensorflow_startup
-from eagerrun.switches import ProcessSwitches, tensorflow_check_numerics
+from eagerrun.switches import ProcessSwitches, kept, tensorflow_check_numerics
 
 if TYPE_CHECKING:
     from eagerrun.records import StepRecord
@@ -45,10 +45,8 @@ def import_tensorflow(*, show_tf_log: bool = False, switches: ProcessSwitches | 
     """
     global _tf
     if _tf is None:
-        if not show_tf_log and switches is not None:
-            switches.environ_default("TF_CPP_MIN_LOG_LEVEL", "2")
-        elif not show_tf_log:
-            os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        if not show_tf_log:
+            (switches or kept()).environ_default("TF_CPP_MIN_LOG_LEVEL", "2")
         try:
             with quiet_tensorflow_startup(show=show_tf_log):
                 import tensorflow as tf
@@ -68,8 +66,8 @@ def data_debug_mode_enabled() -> bool:
     return bool(private.get("debug_mode").DEBUG_MODE)
 
 
-def apply_mode(choice: ModeChoice, *, show_tf_log: bool = False, check_numerics: bool = False,
-               switches: ProcessSwitches | None = None) -> None:
+def apply_mode(choice: ModeChoice, *, switches: ProcessSwitches, show_tf_log: bool = False,
+               check_numerics: bool = False) -> None:
     """Put TensorFlow in the chosen mode. Call before the user's code is imported.
 
     Eager also turns on tf.data debug mode, because `run_functions_eagerly` alone leaves `Dataset.map`
@@ -82,10 +80,7 @@ def apply_mode(choice: ModeChoice, *, show_tf_log: bool = False, check_numerics:
     if choice.eager and not data_debug_mode_enabled():
         tf.data.experimental.enable_debug_mode()
     if check_numerics:  # before the script builds any graph: every op it makes is checked (diagnostics/numerics.py)
-        if switches is None:
-            tf.debugging.enable_check_numerics()
-        else:
-            tensorflow_check_numerics(switches, tf)
+        tensorflow_check_numerics(switches, tf)
 
 
 def script_mode_guard(choice: ModeChoice, *, script_decides: bool,

@@ -55,19 +55,13 @@ class _WarningHandler(logging.Handler):
         stderr.print(line, soft_wrap=True)
 
 
-def install_log_handler(*, quiet: bool, switches: ProcessSwitches | None = None) -> None:
-    """Route the `eagerrun` logger to stderr once; `quiet` keeps warnings but drops notes. With a run's
-    `switches`, for that run: its end puts the logger back as it was."""
+def install_log_handler(*, quiet: bool, switches: ProcessSwitches) -> None:
+    """Route the `eagerrun` logger to stderr once; `quiet` keeps warnings but drops notes. A run's
+    `switches` put the logger back as it was when the run ends (`switches.kept()` leaves it)."""
     logger = logging.getLogger("eagerrun")
     handler = None if any(isinstance(h, _WarningHandler) for h in logger.handlers) else _WarningHandler()
     level = logging.WARNING if quiet else logging.INFO
-    if switches is not None:
-        switches.logger("eagerrun", level=level, handler=handler, propagate=False)
-        return
-    logger.setLevel(level)
-    logger.propagate = False
-    if handler is not None:
-        logger.addHandler(handler)
+    switches.logger("eagerrun", level=level, handler=handler, propagate=False)
 
 
 def error(message: str) -> None:

@@ -313,7 +313,7 @@ def show_outcome(config: RunConfig, outcome: loader.ScriptOutcome, recorder: Rec
 def check(choice: modes.ModeChoice, *, as_json: bool) -> int:
     """`eagerrun check`: apply the mode, prove it with a probe, exit 1 when the probe disagrees."""
     with report.loading_tensorflow(enabled=True):
-        modes.apply_mode(choice)
+        modes.apply_mode(choice, switches=switches.kept())
     probe = modes.probe_mode(choice)
     agrees = modes.probe_agrees(probe)
     report.check_report(probe, agrees=agrees, as_json=as_json)

@@ -72,6 +72,19 @@ class ProcessSwitches:
                 undo()
 
 
+class KeptSwitches(ProcessSwitches):
+    """Switches that are never undone: for the callers outside a run (`check`, `env`, `launch`,
+    benchmarks), whose process ends with the command. Every change still goes through one interface."""
+
+    def undo_all(self) -> None:
+        self._undo.clear()
+
+
+def kept() -> ProcessSwitches:
+    """Switches for a command that is the whole process: what it changes stays changed."""
+    return KeptSwitches()
+
+
 @contextlib.contextmanager
 def restored() -> Iterator[ProcessSwitches]:
     """The switches of one run: whatever they changed is put back when the block ends, however it ends."""

@@ -161,9 +161,9 @@ def launch(workers: int, config: RunConfig, *, max_restarts: int = 0) -> int:
     """Start the workers, wait for all of them; return 0, or 130/143 after a signal, or raise the first
     failure as an EagerrunError. With `max_restarts`, a failure (`WorkerFailed.restartable`) first stops
     every worker and starts them all again, up to that many times; they resume from their checkpoint."""
-    from eagerrun import report
+    from eagerrun import report, switches
 
-    report.install_log_handler(quiet=False)
+    report.install_log_handler(quiet=False, switches=switches.kept())
     command = [sys.executable, "-m", "eagerrun", *config.run_argv()]  # each worker's `eagerrun run`
     group = WorkerGroup()
     restarts: list[WorkerFailed] = []
