@@ -18,7 +18,7 @@ from typing import Any, Literal
 PrivateName = Literal[
     "ops", "EagerTensor", "FuncGraph", "tracing_compilation", "tf_decorator", "tf_stack", "executing_eagerly",
     "functions_run_eagerly", "Function", "ConcreteFunction", "distribute_lib", "MirroredReplicaThread",
-    "expand_tasks_per_node", "debug_mode", "BaseOptimizer",
+    "expand_tasks_per_node", "debug_mode", "BaseOptimizer", "autograph_api",
 ]
 
 # name: (module, attribute of it, or None for the module itself)
@@ -40,6 +40,7 @@ PRIVATE: dict[str, tuple[str, str | None]] = {
                               "expand_tasks_per_node"),
     "debug_mode": ("tensorflow.python.data.ops.debug_mode", None),
     "BaseOptimizer": ("keras.src.optimizers.base_optimizer", "BaseOptimizer"),
+    "autograph_api": ("tensorflow.python.autograph.impl.api", None),
 }
 
 # The private attributes of those that eagerrun patches or reads.
@@ -53,6 +54,7 @@ ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "tf_decorator": ("make_decorator",),
     "ops": ("get_default_graph",),
     "BaseOptimizer": ("apply",),
+    "autograph_api": ("_convert_actual",),
 }
 
 

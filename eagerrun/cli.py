@@ -190,6 +190,8 @@ def run_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--pdb", is_flag=True,
                      help="When the script raises, open Python's post-mortem debugger in its innermost frame "
                      "(needs a terminal)."),
+        # compare's graph run: the run report also names the random ops traced and the side effects that ran
+        click.option("--explain-traces", is_flag=True, hidden=True),
     ]
     for option in reversed(options):
         command = option(command)
@@ -222,7 +224,8 @@ def build_run_config(ctx: click.Context, *, target: str, args: tuple[str, ...], 
                      train=train if options["train"] else None, seed=options["seed"],
                      autolog=not options["no_autolog"], max_retraces=options["max_retraces"],
                      check_numerics=options["check_numerics"], script_decides=options["script_decides"],
-                     options_after_script=own_options_among(ctx, args), given=given_on_command_line(ctx))
+                     explain_traces=options["explain_traces"], options_after_script=own_options_among(ctx, args),
+                     given=given_on_command_line(ctx))
 
 
 def target_of(ctx: click.Context, target: str, args: tuple[str, ...], *, as_module: bool) -> Any:

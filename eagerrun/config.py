@@ -143,6 +143,7 @@ class RunConfig:
     script_decides: bool = False
     max_retraces: int | None = None  # stop (exit 4) when a tf.function retraces more often
     check_numerics: bool = False  # stop (exit 3) at the first op that makes an Inf or NaN, and name it
+    explain_traces: bool = False  # the run report names the random ops traced and the side effects that ran
     options_after_script: tuple[str, ...] = ()  # eagerrun's own options among the script's ARGS: named if it fails
     given: frozenset[str] = frozenset()  # the options the command line set, rather than left at their defaults
 
@@ -157,7 +158,7 @@ class RunConfig:
         argv += output_argv(self.output)
         argv += option("--seed", self.seed) + option("--max-retraces", self.max_retraces)
         argv += flag("--no-autolog", not self.autolog) + flag("--script-decides", self.script_decides)
-        argv += flag("--check-numerics", self.check_numerics)
+        argv += flag("--check-numerics", self.check_numerics) + flag("--explain-traces", self.explain_traces)
         return argv + self.target.argv()
 
 
@@ -199,6 +200,7 @@ class CompareOptions:
     def run_config(self, mode: Mode, *, xla: bool, metrics_out: Path, run_report: Path) -> RunConfig:
         """The quiet `eagerrun run` of one mode, its steps in `metrics_out` and how it went in `run_report`."""
         return RunConfig(mode=ModeChoice(mode, "flag"), target=self.target, seed=self.seed,
+                         explain_traces=mode == "graph",
                          output=OutputOptions(metrics_out=metrics_out, run_report=run_report, quiet=True),
                          train=TrainOptions(steps=self.steps, xla=xla) if self.train else None)
 

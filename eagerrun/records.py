@@ -414,6 +414,8 @@ class RunReport:
     wall_s: float
     error: str | None = None  # the script's exception, one line: "ValueError: ..."
     functions: list[dict[str, Any]] = field(default_factory=list)  # name, file, line, traces
+    error_at: str | None = None  # the user's file:line the script's exception came from
+    suspects: list[dict[str, Any]] | None = None  # --explain-traces: side_effects.Suspect.as_json() each
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(self.__dict__, indent=1) + "\n", encoding="utf-8")

@@ -802,22 +802,36 @@ def compare_status(runs: list[str]) -> Iterator[Callable[[str, int | None], None
 # -- compare -------------------------------------------------------------------------------------------------
 
 
-CAUSES = {
-    "python_side_effect": (
-        "  The usual cause: Python side effects inside a tf.function (a counter, a list, random numbers from "
-        "Python or NumPy, reading a Python variable) run once, at trace time, in graph mode, and at every step "
-        "in eager mode."),
-    "unseeded_randomness": (
-        "  The first step already differs: the runs did not start from the same weights or the same batch. "
-        "The usual cause: a random op in a tf.data function without a seed of its own, which draws other "
-        "numbers when --eager runs tf.data functions op by op. Keras fit shuffling arrays is one (pass "
-        "shuffle=False, or a tf.data dataset: Dataset.shuffle draws alike in both modes). Give such ops a "
-        "seed, or use tf.random.stateless_* ops. Else: randomness the seed does not reach."),
-    "step_count_mismatch": (
-        "  The runs recorded different numbers of steps, so their steps cannot be lined up one for one. "
-        "The script's loop ran differently in the two modes (a Python condition on a tensor value, a loop "
-        "that stops on a tensor), or one run ended early."),
-}
+def cause_story(result: Comparison) -> str | None:
+    """The paragraph that goes with the verdict: it explains the step named, and says what it rests on."""
+    cause, step, seed = result.likely_cause, result.first_divergent_step, result.seed
+    seeded = f"both runs had --seed {seed}" if seed is not None else "both runs had one seed"
+    if cause == "python_side_effect":
+        return (f"  Step 1 agrees and step {step} differs: Python side effects inside a traced function run once, "
+                "at trace time, in graph mode and at every step in eager mode. Evidence: these lines of yours "
+                "ran while the graph run traced its functions.")
+    if cause == "unseeded_randomness":
+        return (f"  Expected randomness, not a mode difference: {seeded}, and random ops without a seed of their "
+                "own still draw other numbers in eager and graph mode (graph mode derives each op's seed from "
+                "the graph being built, eager mode from a counter). Evidence: these random ops are in the graphs "
+                "the graph run traced. Give each a seed= or use tf.random.stateless_* ops or a tf.random.Generator "
+                "to compare the modes themselves.")
+    if cause == "different_start":
+        return (f"  The first step already differs, and the graph run's traces hold no random op without a seed "
+                f"and ran no Python side effect: the runs did not start alike. {seeded.capitalize()}, so look at "
+                "what happens before the first step outside any tf.function: weights or batches drawn from a "
+                "generator the seed does not reach, or data read in another order.")
+    if cause == "mode_difference":
+        traced = (", and the graph run's traces hold no random op without a seed and ran no Python side effect"
+                  if result.suspects is not None else "")
+        return (f"  A real difference between the modes: {seeded}, the steps before {step} agree{traced}. Look "
+                "for code whose result depends on how it runs: a Python condition on a tensor, an op whose graph "
+                "kernel differs, float32 sums reordered beyond --rtol.")
+    if cause == "step_count_mismatch":
+        return ("  The runs recorded different numbers of steps, so their steps cannot be lined up one for one. "
+                "The script's loop ran differently in the two modes (a Python condition on a tensor value, a loop "
+                "that stops on a tensor), or one run ended early.")
+    return None
 
 
 def comparison(result: Comparison, *, log_every: int | None, as_json: bool, console: Console = stdout) -> None:
@@ -833,8 +847,12 @@ def comparison(result: Comparison, *, log_every: int | None, as_json: bool, cons
     if result.steps_compared:
         comparison_table(result, names, list(formats), formats=formats, times=times, log_every=log_every,
                          console=console)
-    for name, why in result.failures.items():
-        console.print(Text(f"✗ the {name} run failed: {why}", style="bold red"), soft_wrap=True)
+    for name, failure in result.failures.items():
+        console.print(Text(f"✗ the {name} run failed (exit {failure.exit_code}) after "
+                           f"{plural(len(result.runs[name]), 'step')}: {failure.error}", style="bold red"),
+                      soft_wrap=True)
+        if failure.at:
+            console.print(Text.assemble("  at ", (failure.at, "bold")), soft_wrap=True)
         for other, records in result.runs.items():
             if other not in result.failures:
                 last = records[-1].values if records else {}
@@ -842,26 +860,28 @@ def comparison(result: Comparison, *, log_every: int | None, as_json: bool, cons
                                    + "".join(f", {value_key(n)} {formats[n](v)}" for n, v in last.items())),
                               soft_wrap=True)
     counts = result.step_counts
-    if len(set(counts.values())) > 1:
+    if len(set(counts.values())) > 1 and not result.failures:
         console.print(Text("✗ the runs recorded different numbers of steps: "
                            + ", ".join(f"{name} {count}" for name, count in counts.items()), style="bold red"),
                       soft_wrap=True)
     if result.match:
         console.print(Text(f"✓ every value agrees over {plural(result.steps_compared, 'step')} "
-                           f"(max difference {result.max_abs_diff:.3g})", style="green"), soft_wrap=True)
+                           f"(max difference {result.max_abs_diff or 0.0:.3g})", style="green"), soft_wrap=True)
     elif result.steps_compared == 0 and not result.failures:
         console.print(Text("✗ no steps were recorded: nothing to compare", style="bold red"))
     elif result.first_divergent_step is not None:
         divergent = value_key(result.divergent_value) if result.divergent_value else "a value"
         console.print(Text(f"✗ {divergent} first diverges at step {result.first_divergent_step}",
                            style="bold red"), soft_wrap=True)
-        if result.likely_cause in ("python_side_effect", "unseeded_randomness"):
-            print_prose(CAUSES[result.likely_cause], console=console)
-            for suspect in result.cause_suspects:
-                console.print(Text.assemble("  suspect: ", (f"{suspect.file}:{suspect.line}", "bold"),
-                                            f"  {suspect.code}  ", (f"({suspect.why})", "dim")), soft_wrap=True)
+        story = cause_story(result)
+        if story is not None:
+            print_prose(story, console=console)
+        for suspect in result.cause_suspects:
+            console.print(Text.assemble("  suspect: ", (f"{suspect.file}:{suspect.line}", "bold"),
+                                        f"  {suspect.code}  ",
+                                        (f"({suspect.detail or suspect.why})", "dim")), soft_wrap=True)
     if result.likely_cause == "step_count_mismatch":
-        print_prose(CAUSES["step_count_mismatch"], console=console)
+        print_prose(cause_story(result) or "", console=console)
     if result.same_code:
         print_prose("no tf.function ran: both modes ran the same code, so there is no speedup to measure",
                     console=console)

@@ -23,11 +23,14 @@ from eagerrun.cluster import distribute
 from eagerrun.config import RunConfig, Settled, StrategyOptions
 from eagerrun.diagnostics import postmortem
 from eagerrun.diagnostics.numerics import NumericsReport, is_numerics_error, numerics_report
+from eagerrun.diagnostics.side_effects import suspects_of
+from eagerrun.diagnostics.trace_evidence import TraceEvidence
 from eagerrun.diagnostics.tracing import TraceCounter
 from eagerrun.errors import EXIT_FAILURE, EXIT_NONFINITE_LOSS, EXIT_SIGINT, EXIT_USAGE, EagerrunError
 from eagerrun.records import Recorder, RunReport, StepRecord, StepSink, metrics_sink, summarize
 from eagerrun.train import precision
 from eagerrun.train.checkpoints import has_checkpoint
+from eagerrun.user_code import error_line, user_line_of
 
 log = logging.getLogger("eagerrun")
 
@@ -57,6 +60,7 @@ def run_with(settled: Settled, process: switches.ProcessSwitches) -> int:
     plan = PlannedSteps()
     recorder.listeners += [step_modes.step, plan.step]
     traces = TraceCounter(enabled=not config.mode.eager, max_retraces=config.max_retraces)
+    evidence = TraceEvidence() if config.explain_traces else None
     guard = modes.script_mode_guard(config.mode, script_decides=config.script_decides, step_modes=step_modes)
     started = time.perf_counter()
     failure: EagerrunError | None = None
@@ -71,13 +75,14 @@ def run_with(settled: Settled, process: switches.ProcessSwitches) -> int:
                 run_stack.enter_context(distribute.eager_overhead_said_once())
             seed_everything(config.seed)
             if config.train is not None:
-                run_stack.enter_context(hooks.installed(traces=traces, mode_guard=guard))
+                run_stack.enter_context(hooks.installed(traces=traces, mode_guard=guard, evidence=evidence))
                 outcome = run_trainer(config, recorder, traces, strategy, plan, process)
             else:
                 steps = StepCollector(recorder, traces, autolog=config.autolog, eager=config.mode.eager,
                                       check_numerics=config.check_numerics)
                 plan.fit_of = steps
-                run_stack.enter_context(hooks.installed(traces=traces, steps=steps, mode_guard=guard))
+                run_stack.enter_context(hooks.installed(traces=traces, steps=steps, mode_guard=guard,
+                                                        evidence=evidence))
                 outcome = run_script(config, recorder, plan)
         if stop.signum is not None and outcome.exit_code == 0:
             # the signal came after the last step's end, where nothing asked whether to stop: still 130/143
@@ -107,7 +112,7 @@ def run_with(settled: Settled, process: switches.ProcessSwitches) -> int:
         outcome = replace(outcome, exit_code=EXIT_NONFINITE_LOSS)
     if config.output.run_report is not None:
         try:
-            run_report(config, outcome, recorder, traces, wall_s, step_modes).write(config.output.run_report)
+            run_report(config, outcome, recorder, traces, wall_s, step_modes, evidence).write(config.output.run_report)
         except OSError as exc:
             unwritten.append(f"--run-report {config.output.run_report}: not written ({exc.strerror or exc})")
     if unwritten and outcome.exit_code == 0:
@@ -121,14 +126,15 @@ def run_with(settled: Settled, process: switches.ProcessSwitches) -> int:
 
 
 def run_report(config: RunConfig, outcome: loader.ScriptOutcome, recorder: Recorder, traces: TraceCounter,
-               wall_s: float, step_modes: modes.StepModes) -> RunReport:
+               wall_s: float, step_modes: modes.StepModes, evidence: TraceEvidence | None = None) -> RunReport:
     error = outcome.error
     ran = step_modes.modes()
     return RunReport(
         mode=ran[0][0] if len(ran) == 1 else config.mode.mode, exit_code=outcome.exit_code, steps=len(recorder.records),
         phases=len({r.phase for r in recorder.records}), wall_s=wall_s,
-        error=None if error is None else f"{type(error).__name__}: {error}".splitlines()[0],
-        functions=[function.as_json() for function in traces.functions.values()])
+        error=None if error is None else error_line(error), error_at=None if error is None else user_line_of(error),
+        functions=[function.as_json() for function in traces.functions.values()],
+        suspects=None if evidence is None else [suspect.as_json() for suspect in suspects_of(evidence)])
 
 
 def start_outputs(config: RunConfig, recorder: Recorder) -> None:

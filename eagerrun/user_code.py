@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 import sysconfig
 
 EAGERRUN_DIR = os.path.join(os.path.dirname(os.path.realpath(__file__)), "")
@@ -39,3 +40,34 @@ def is_library_file(filename: str) -> bool:
 def is_autograph_file(filename: str) -> bool:
     """AutoGraph's conversion of a graph-mode `tf.function` (a generated file in the temporary folder)."""
     return os.path.basename(filename).startswith("__autograph_generated_file")
+
+
+# AutoGraph's "in user code:" messages cite each frame as `File "/path/train.py", line 12, in train_step`
+_CITED_FRAME = re.compile(r'File "([^"]+)", line (\d+)')
+
+
+def error_line(error: BaseException) -> str:
+    """The exception in one line: its type and its message's last line, which is where TensorFlow puts
+    the reason (an AutoGraph error's first line is only "in user code:")."""
+    kind = type(error).__name__
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    if not lines:
+        return kind
+    last = lines[-1]
+    return last if last.startswith(f"{kind}:") else f"{kind}: {last}"
+
+
+def user_line_of(error: BaseException) -> str | None:
+    """`file:line` of the user's code the exception came from: the innermost frame of theirs that a graph's
+    error message cites, else the innermost of theirs in its traceback; None where none is theirs."""
+    cited = [(file, line) for file, line in _CITED_FRAME.findall(str(error))
+             if not is_library_file(file) and not is_autograph_file(file)]
+    if cited:
+        return f"{cited[-1][0]}:{cited[-1][1]}"
+    tb, found = error.__traceback__, None
+    while tb is not None:
+        file = tb.tb_frame.f_code.co_filename
+        if not is_library_file(file) and not is_autograph_file(file):
+            found = f"{file}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    return found

@@ -13,6 +13,7 @@
 | `tf.GradientTape.__enter__`                         | where a step without tf.function starts                    |
 | `tf.GradientTape.gradient`                          | a training target (the loss) and the gradients it gave     |
 | Keras `BaseOptimizer.apply`                         | an optimizer update                                        |
+| AutoGraph's `_convert_actual` (with `evidence`)     | a function converted: its map back to the user's lines     |
 
 Each is a class attribute replaced on entry and put back on exit, whatever ends the run. They act only for
 the thread that installed them: a tf.function called from a data-loading thread goes straight to TensorFlow
@@ -37,6 +38,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 from eagerrun import _tf_compat as private
+from eagerrun.diagnostics.trace_evidence import TraceEvidence
 from eagerrun.diagnostics.tracing import TraceCounter
 from eagerrun.errors import EagerrunError
 
@@ -78,11 +80,16 @@ def active_steps() -> StepEvents | None:
 
 @contextlib.contextmanager
 def installed(*, traces: TraceCounter, steps: StepEvents | None = None,
-              mode_guard: Callable[[bool], None] | None = None) -> Iterator[None]:
-    """Install the trace counter, the mode guard (when given) and, with `steps`, the step hooks."""
+              mode_guard: Callable[[bool], None] | None = None,
+              evidence: TraceEvidence | None = None) -> Iterator[None]:
+    """Install the trace counter, the mode guard (when given), with `steps` the step hooks, and with
+    `evidence` what each trace ran and built (`compare`'s graph run)."""
     owner = threading.get_ident()
     with contextlib.ExitStack() as stack:
-        stack.enter_context(_trace_hook(traces, owner, steps if steps is not None and steps.autolog else None))
+        stack.enter_context(_trace_hook(traces, owner, steps if steps is not None and steps.autolog else None,
+                                        evidence))
+        if evidence is not None:
+            stack.enter_context(_conversion_hook(evidence))
         if mode_guard is not None:
             stack.enter_context(_mode_hook(mode_guard))
         if steps is not None and steps.autolog:
@@ -104,10 +111,11 @@ def _patched(owner: Any, name: str, replacement: Any) -> Iterator[None]:
         setattr(owner, name, original)
 
 
-def _trace_hook(traces: TraceCounter, owner: int,
-                steps: StepEvents | None) -> contextlib.AbstractContextManager[None]:
+def _trace_hook(traces: TraceCounter, owner: int, steps: StepEvents | None,
+                evidence: TraceEvidence | None = None) -> contextlib.AbstractContextManager[None]:
     """Counts traces; with `steps`, also has each trace of an outermost call end in `steps.function_traced`,
-    inside the graph, with what the function returned."""
+    inside the graph, with what the function returned; with `evidence`, records what each trace ran (in
+    any thread: a strategy's replica functions trace in theirs) and the graph it made."""
     try:
         tc = private.get("tracing_compilation")
         FuncGraph = private.get("FuncGraph")
@@ -139,7 +147,13 @@ def _trace_hook(traces: TraceCounter, owner: int,
                         tracing_options, python_function=then_traced(tracing_options.python_function, function_traced))
                 except Exception:  # noqa: BLE001 - options eagerrun cannot remake: losses written at their gradient
                     steps.writes_at_trace_end = False
-        return original(function_type, type_context, func_graph, tracing_options)
+        if evidence is None:
+            return original(function_type, type_context, func_graph, tracing_options)
+        with evidence.watching():
+            concrete = original(function_type, type_context, func_graph, tracing_options)
+        with contextlib.suppress(Exception):  # evidence only: never the script's failure
+            evidence.graph_traced(concrete.graph)
+        return concrete
 
     @contextlib.contextmanager
     def hooked() -> Iterator[None]:
@@ -153,6 +167,28 @@ def _trace_hook(traces: TraceCounter, owner: int,
                     steps.writes_at_trace_end = False
 
     return hooked()
+
+
+@contextlib.contextmanager
+def _conversion_hook(evidence: TraceEvidence) -> Iterator[None]:
+    """Each AutoGraph conversion's source map, so that the lines a trace runs in the generated code are
+    known as the user's own."""
+    try:
+        api = private.get("autograph_api")
+    except ImportError:
+        yield
+        return
+    original = api._convert_actual
+
+    @functools.wraps(original)
+    def convert_actual(entity: Any, program_ctx: Any) -> Any:
+        converted = original(entity, program_ctx)
+        with contextlib.suppress(Exception):
+            evidence.converted(converted)
+        return converted
+
+    with _patched(api, "_convert_actual", convert_actual):
+        yield
 
 
 @contextlib.contextmanager

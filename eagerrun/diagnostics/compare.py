@@ -21,19 +21,32 @@ from typing import Any
 
 from eagerrun import report
 from eagerrun.config import CompareOptions
-from eagerrun.diagnostics.side_effects import SIDE_EFFECTS, Suspect, suspects_in
+from eagerrun.diagnostics.side_effects import RANDOMNESS, SIDE_EFFECTS, Suspect
 from eagerrun.errors import EXIT_FAILURE, EagerrunError
 from eagerrun.records import RunReport, StepRecord, summarize
 
 
 @dataclass(frozen=True)
+class Failure:
+    """How a mode's run failed: its exit code, its exception in one line (type and the message's last line)
+    and the user's `file:line` it came from, where the run could say."""
+
+    exit_code: int
+    error: str
+    at: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {"exit_code": self.exit_code, "error": self.error, "at": self.at}
+
+
+@dataclass(frozen=True)
 class ModeRun:
-    """One mode's run: its steps, its report, and its error where it failed."""
+    """One mode's run: its steps, its report, and how it failed where it did."""
 
     records: list[StepRecord]
     report: RunReport | None
     exit_code: int
-    error: str | None = None
+    failure: Failure | None = None
 
     @property
     def failed(self) -> bool:
@@ -52,12 +65,14 @@ class ModeRun:
 class Comparison:
     runs: dict[str, list[StepRecord]]  # "eager", "graph" and maybe "graph+xla", each's steps
     first_divergent_step: int | None
-    max_abs_diff: float
+    max_abs_diff: float | None  # None when no step was compared
     steps_compared: int
     divergent_value: str | None = None  # the value that left eager's first, e.g. "gen_loss"
-    failures: dict[str, str] = field(default_factory=dict)  # mode -> its error, for a mode that failed
+    failures: dict[str, Failure] = field(default_factory=dict)  # for each mode that failed
     same_code: bool = False  # no tf.function ran: both modes ran exactly the same code
-    suspects: tuple[Suspect, ...] = ()  # lines of the traced functions that can make the modes differ
+    # what the graph run traced that can make the modes differ; None where its traces were not looked at
+    suspects: tuple[Suspect, ...] | None = ()
+    seed: int | None = None  # the seed both runs had
 
     @property
     def step_counts(self) -> dict[str, int]:
@@ -81,30 +96,34 @@ class Comparison:
 
     @property
     def likely_cause(self) -> str | None:
-        """What to suspect. A run that failed, or runs of different lengths, say so first. Python side effects
-        in a tf.function run at trace time in graph mode, during the first step, as in eager mode: they show
-        from step 2. A first step that already differs means the runs did not start from the same weights or
-        the same batch."""
+        """One verdict, from the step that differs and what the graph run traced. A failed run says only that
+        (its step count follows from it); runs of different lengths say so next. Python side effects in a
+        tf.function run at trace time in graph mode, during the first step, as in eager mode: they show from
+        step 2. Random ops without a seed of their own draw other numbers in the two modes from their first
+        draw. A first step that differs with neither traced means another start: weights or batches. A later
+        one with neither, under one seed, is a real difference between the modes."""
         if self.failures:
             return "mode_failed"
         if len(set(self.step_counts.values())) > 1:
             return "step_count_mismatch"
         if self.match or self.first_divergent_step is None:
             return None
-        if self.first_divergent_step == 1:
+        effects = [s for s in self.suspects or () if s.kind in SIDE_EFFECTS and s.kind not in RANDOMNESS]
+        randomness = [s for s in self.suspects or () if s.kind in RANDOMNESS]
+        if self.first_divergent_step > 1 and effects:
+            return "python_side_effect"
+        if randomness:
             return "unseeded_randomness"
-        if not any(s.kind in SIDE_EFFECTS for s in self.suspects) and self.suspects:
-            return "unseeded_randomness"  # only random draws found: they are what to look at
-        return "python_side_effect"
+        return "different_start" if self.first_divergent_step == 1 else "mode_difference"
 
     @property
     def cause_suspects(self) -> list[Suspect]:
         """The suspect lines that fit the likely cause: side effects, or random draws."""
         cause = self.likely_cause
         if cause == "python_side_effect":
-            return [s for s in self.suspects if s.kind in SIDE_EFFECTS]
+            return [s for s in self.suspects or () if s.kind in SIDE_EFFECTS and s.kind not in RANDOMNESS]
         if cause == "unseeded_randomness":
-            return [s for s in self.suspects if s.kind in ("python_random", "unseeded_random_op", "seed_at_trace")]
+            return [s for s in self.suspects or () if s.kind in RANDOMNESS]
         return []
 
     def as_json(self) -> dict[str, Any]:
@@ -116,8 +135,10 @@ class Comparison:
             "max_abs_diff": self.max_abs_diff,
             "steps_compared": self.steps_compared,
             "steps": self.step_counts,
-            "failed": self.failures,
+            "failed": {name: failure.as_json() for name, failure in self.failures.items()},
             "suspects": [suspect.as_json() for suspect in self.cause_suspects],
+            "traces_examined": self.suspects is not None,
+            "seed": self.seed,
             "same_code": self.same_code,
             "speedup": self.speedup,
             "median_step_s": {name: self.median_step_s(name) for name in self.runs},
@@ -160,11 +181,13 @@ def run_mode(options: CompareOptions, *, mode: str, xla: bool, folder: Path,
     if options.steps is not None:
         records = records[: options.steps]
     report = RunReport.read(report_path)
-    error = None
+    failure = None
     if finished.returncode != 0:
-        error = (report.error if report is not None and report.error else None) or \
-            (finished.stderr.strip().splitlines() or ["(no output)"])[-1]
-    return ModeRun(records=records, report=report, exit_code=finished.returncode, error=error)
+        if report is not None and report.error:
+            failure = Failure(finished.returncode, report.error, report.error_at)
+        else:  # it ended before writing its report: its last line says why
+            failure = Failure(finished.returncode, (finished.stderr.strip().splitlines() or ["(no output)"])[-1])
+    return ModeRun(records=records, report=report, exit_code=finished.returncode, failure=failure)
 
 
 def run_watched(command: list[str], steps: LineCount,
@@ -201,19 +224,21 @@ def compare(options: CompareOptions) -> Comparison:
             show(name, None)
             runs[name] = run_mode(options, mode=mode, xla=xla, folder=Path(tmp),
                                   steps_so_far=functools.partial(show, name))
-    failures = {name: f"exit {run.exit_code}: {run.error}" for name, run in runs.items() if run.failed}
+    failures = {name: run.failure for name, run in runs.items() if run.failure is not None}
     if len(failures) == len(runs):
-        raise EagerrunError("every run failed: " + "; ".join(f"{name} {why}" for name, why in failures.items()),
-                            exit_code=EXIT_FAILURE)
+        raise EagerrunError("every run failed: " + "; ".join(
+            f"{name} exit {why.exit_code}: {why.error}{f' ({why.at})' if why.at else ''}"
+            for name, why in failures.items()), exit_code=EXIT_FAILURE)
     result = compare_values({name: run.records for name, run in runs.items()}, rtol=options.rtol,
                             atol=options.atol)
     graph_report = runs["graph"].report
     same_code = runs["graph"].ran_functions is False
-    suspects = tuple(suspects_in(graph_report.functions)) if graph_report is not None else ()
+    traced = graph_report.suspects if graph_report is not None else None
+    suspects = None if traced is None else tuple(Suspect.from_json(suspect) for suspect in traced)
     return Comparison(runs=result.runs, first_divergent_step=result.first_divergent_step,
                       max_abs_diff=result.max_abs_diff, steps_compared=result.steps_compared,
                       divergent_value=result.divergent_value, failures=failures, same_code=same_code,
-                      suspects=suspects)
+                      suspects=suspects, seed=options.seed)
 
 
 def compare_values(runs: dict[str, list[StepRecord]], *, rtol: float, atol: float) -> Comparison:
@@ -235,7 +260,7 @@ def compare_values(runs: dict[str, list[StepRecord]], *, rtol: float, atol: floa
                     max_diff = max(max_diff, diff)
                 if diff > atol + rtol * abs(expected or 0.0) and first_divergent is None:
                     first_divergent, divergent_value = reference[index].step, name
-    return Comparison(runs=runs, first_divergent_step=first_divergent, max_abs_diff=max_diff,
+    return Comparison(runs=runs, first_divergent_step=first_divergent, max_abs_diff=max_diff if count else None,
                       steps_compared=count, divergent_value=divergent_value)
 
 
