@@ -272,7 +272,11 @@ def metrics_sink(path: Path, *, append: bool = False) -> StepSink:
 
 
 class Recorder:
-    """Collects the run's steps and hands each to the sinks and listeners as soon as it exists."""
+    """Collects the run's steps and hands each to the sinks and listeners as soon as it exists.
+
+    A source that counts its steps itself (the trainer's controller, whose count a checkpoint saves) gives
+    each one's number; the others' steps are numbered on from the last one recorded (`next_step`).
+    """
 
     def __init__(self, *, mode: str, sinks: list[StepSink] | None = None, first_step: int = 1) -> None:
         self.mode = mode
@@ -286,16 +290,18 @@ class Recorder:
             values: Mapping[str, float | None] | None = None, metrics: Mapping[str, float] | None = None,
             epoch: int | None = None, phase: int = 1, traced: bool = False, retraced: bool = False,
             batch_size: int | None = None, batches_per_call: int = 1,
-            validation_s: float | None = None, skipped: bool = False) -> StepRecord:
-        """Record the next step. `values` (losses first, then metrics) or, for a single loss, `loss` and
-        `metrics`."""
+            validation_s: float | None = None, skipped: bool = False, step: int | None = None) -> StepRecord:
+        """Record a step: number `step`, else the next one. `values` (losses first, then metrics) or, for a
+        single loss, `loss` and `metrics`."""
         if values is None:
             values = {"loss": loss, **(metrics or {})}
-        record = StepRecord(step=self.next_step, epoch=epoch, time_s=time_s, mode=self.mode, traced=traced,
+        if step is None:
+            step = self.next_step
+        record = StepRecord(step=step, epoch=epoch, time_s=time_s, mode=self.mode, traced=traced,
                             source=source, values=values, phase=phase, batch_size=batch_size,
                             replicas=self.replicas, retraced=retraced, batches_per_call=batches_per_call,
                             validation_s=validation_s, skipped=skipped)
-        self.next_step += 1
+        self.next_step = step + 1
         self.records.append(record)
         for sink in self.sinks:
             sink.write(record)
@@ -303,10 +309,9 @@ class Recorder:
             listener(record)
         return record
 
-    def resume_after(self, step: int) -> None:
-        """Go on from a checkpoint taken at `step`: numbering continues there, and the sinks drop what a
-        killed run recorded past it (those steps are about to be done again)."""
-        self.next_step = step + 1
+    def drop_after(self, step: int) -> None:
+        """A run resumes from a checkpoint taken at `step`: the sinks drop what a killed run recorded past
+        it (those steps are about to be done again)."""
         for sink in self.sinks:
             sink.drop_after(step)
 

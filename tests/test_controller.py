@@ -17,7 +17,7 @@ from eagerrun import interrupts
 from eagerrun.config import TrainOptions
 from eagerrun.records import Recorder
 from eagerrun.train.runner import StepOutputs
-from eagerrun.train.trainer import NonFiniteLoss, TrainData, Trainer
+from eagerrun.train.trainer import ChunkEnd, NonFiniteLoss, Position, TrainData, Trainer
 
 
 class FakeRunner:
@@ -103,9 +103,11 @@ def data(batches: list[float], *, known_length: bool = True) -> TrainData:
 
 
 def trainer(runner: FakeRunner, train_data: TrainData, *, epochs: int | None = 1, steps: int | None = None,
-            checkpoint: FakeCheckpoint | None = None, validate: Any = None, **options: Any) -> Trainer:
+            checkpoint: FakeCheckpoint | None = None, validate: Any = None, recorder: Recorder | None = None,
+            actions: tuple[Any, ...] = (), **options: Any) -> Trainer:
     return Trainer(runner, train_data, TrainOptions(**options), epochs=epochs, steps=steps,
-                   recorder=Recorder(mode="graph"), traces=Traces(), checkpoint=checkpoint, validate=validate)
+                   recorder=recorder or Recorder(mode="graph"), traces=Traces(), checkpoint=checkpoint,
+                   validate=validate, actions=actions)
 
 
 def test_chunks_end_exactly_at_checkpoints_and_epoch_ends() -> None:
@@ -150,7 +152,7 @@ def test_validation_runs_after_the_step_it_is_due_and_lands_on_that_step_alone()
     run: Trainer
 
     def validate() -> dict[str, float]:
-        calls.append(run.recorder.next_step)
+        calls.append(len(run.recorder.records))
         return {"val_loss": 0.5}
 
     runner = FakeRunner()
@@ -160,7 +162,7 @@ def test_validation_runs_after_the_step_it_is_due_and_lands_on_that_step_alone()
     assert [r.step for r in run.recorder.records if "val_loss" in r.values] == [2, 4, 5]
     assert all(r.validation_s is not None for r in run.recorder.records if "val_loss" in r.values)
     assert all(r.validation_s is None for r in run.recorder.records if "val_loss" not in r.values)
-    assert calls == [1, 3, 5]  # before its step is recorded: the record carries the values
+    assert calls == [0, 2, 4]  # before its chunk is recorded: the record carries the values
 
 
 def test_a_non_finite_loss_stops_the_run_naming_its_step_after_recording_it() -> None:
@@ -224,3 +226,53 @@ def test_an_empty_dataset_is_one_line_exit_2() -> None:
     with pytest.raises(Exception, match="dataset is empty: it yields no batches") as refused:
         run.run()
     assert refused.value.exit_code == 2  # type: ignore[attr-defined]
+
+
+def test_a_resumed_run_takes_its_position_from_the_checkpoint_and_numbers_the_records_by_it() -> None:
+    """The controller's position, not the recorder's count, numbers the steps: a recorder that would count
+    from 100 gets steps 8-10 of a run resumed after step 7 (epoch 2, batch 2 of 5)."""
+    seen: list[tuple[range, Position]] = []
+    run = trainer(FakeRunner(), data(losses(5)), epochs=2, checkpoint=FakeCheckpoint(restored=(7, 2, 2)),
+                  recorder=Recorder(mode="graph", first_step=100),
+                  actions=(lambda chunk: seen.append((chunk.steps, chunk.position)),))
+    run.run()
+    assert seen[0] == (range(8, 9), Position(step=8, epoch=2, batch_in_epoch=3))
+    assert run.position == Position(step=10, epoch=2, batch_in_epoch=5)
+    assert [r.step for r in run.recorder.records] == [8, 9, 10]
+
+
+def test_a_fresh_run_starts_at_step_0_and_its_position_follows_the_epochs() -> None:
+    run = trainer(FakeRunner(), data(losses(3)), epochs=2, steps_per_execution=2)
+    assert run.position == Position(step=0, epoch=1, batch_in_epoch=0)
+    run.run()
+    assert run.position == Position(step=6, epoch=2, batch_in_epoch=3)
+    assert [(r.step, r.epoch) for r in run.recorder.records] == [(1, 1), (2, 1), (3, 1), (4, 2), (5, 2), (6, 2)]
+
+
+def test_an_extra_action_runs_after_each_chunk_after_recording_and_before_the_checkpoint() -> None:
+    """K=2, 5 batches, a checkpoint every 2: after each chunk the action sees the chunk's records, then
+    the checkpoint due after it is saved."""
+    events: list[Any] = []
+
+    class LoggingCheckpoint(FakeCheckpoint):
+        def save(self, *, step: int, epoch: int, batch: int) -> None:
+            events.append(("checkpoint", step))
+
+    def action(chunk: ChunkEnd) -> None:
+        events.append(("action", list(chunk.steps), [r.step for r in chunk.records], chunk.position.step))
+
+    run = trainer(FakeRunner(), data(losses(5)), checkpoint=LoggingCheckpoint(every=2), actions=(action,),
+                  steps_per_execution=2)
+    run.run()
+    assert events == [("action", [1, 2], [1, 2], 2), ("checkpoint", 2), ("action", [3, 4], [3, 4], 4),
+                      ("checkpoint", 4), ("action", [5], [5], 5), ("checkpoint", 5)]
+    assert [getattr(a, "__name__", "") for a in run.actions] == ["record", "action", "stop_on_non_finite",
+                                                                 "checkpoint_if_due", "stop_if_asked"]
+
+
+def test_an_extra_action_sees_a_non_finite_step_before_the_run_stops_at_it() -> None:
+    seen: list[int] = []
+    run = trainer(FakeRunner(), data([1.0, math.nan, 3.0]), actions=(lambda chunk: seen.extend(chunk.steps),))
+    with pytest.raises(NonFiniteLoss, match="loss is nan at step 2"):
+        run.run()
+    assert seen == [1, 2]

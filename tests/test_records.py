@@ -147,8 +147,8 @@ def test_resume_cuts_steps_after_the_checkpoint(tmp_path: Path, suffix: str) -> 
     with path.open("a") as file:
         file.write('{"step": 6, "lo' if suffix == ".jsonl" else "6,1,0.")  # SIGKILL in mid-write
     resumed = Recorder(mode="graph", sinks=[metrics_sink(path, append=True)])
-    resumed.resume_after(3)
-    resumed.add(loss=2.5, time_s=0.1, source="trainer")
+    resumed.drop_after(3)
+    resumed.add(step=4, loss=2.5, time_s=0.1, source="trainer")
     resumed.close()
     if suffix == ".jsonl":
         rows = [json.loads(line) for line in path.read_text().splitlines()]

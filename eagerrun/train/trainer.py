@@ -12,16 +12,16 @@ import logging
 import math
 import signal
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Protocol
 
 from eagerrun.cluster.distribute import lost_peer, scope
 from eagerrun.config import TrainOptions
 from eagerrun.diagnostics.tracing import TraceCounter
 from eagerrun.errors import EXIT_NONFINITE_LOSS, EXIT_USAGE, EagerrunError
 from eagerrun.interrupts import Interrupted, steps_will_end, stop_point, stop_requested
-from eagerrun.records import Recorder, is_loss_name
+from eagerrun.records import Recorder, StepRecord, is_loss_name
 from eagerrun.train.checkpoints import TrainCheckpoint, with_exact_position
 from eagerrun.train.precision import SkippedSteps, loss_scale_value
 from eagerrun.train.runner import StepOutputs, StepRunner
@@ -72,6 +72,42 @@ class TrainData:
     checkpointed: Any = None  # what the checkpoint saves the iterator of, where it can (no strategy)
 
 
+@dataclass(frozen=True)
+class Position:
+    """Where the run is: the last step done (0 before the first), the epoch it is in and the batches of that
+    epoch done. The controller owns it (as Orbit's Controller owns `global_step`); a checkpoint saves it with
+    the weights and the data's iterator, and a resumed run starts from it."""
+
+    step: int = 0
+    epoch: int = 1
+    batch_in_epoch: int = 0
+
+    def after(self, steps: int) -> Position:
+        return replace(self, step=self.step + steps, batch_in_epoch=self.batch_in_epoch + steps)
+
+
+@dataclass
+class ChunkEnd:
+    """One chunk, as the actions between chunks see it: every step's outputs and number, where the run is
+    after it, its time, and the validation that ran after its last step. `records` is filled by the
+    `record` action, for the actions after it."""
+
+    outputs: StepOutputs
+    steps: range  # the chunk's step numbers
+    position: Position  # after the chunk's last step
+    elapsed: float
+    traced: bool  # a tf.function traced during the chunk
+    validation: tuple[dict[str, float], float] | None  # (val_ values, seconds), after its last step
+    records: list[StepRecord] = field(default_factory=list)
+
+
+class ChunkAction(Protocol):
+    """What runs after each chunk, in the controller's order (Orbit's `train_actions`, Keras' callbacks). It
+    may stop the run by raising."""
+
+    def __call__(self, chunk: ChunkEnd) -> None: ...
+
+
 class Trainer:
     """The controller: drives the runner chunk by chunk, and between chunks records, checks, validates,
     checkpoints and stops (Orbit's `Controller` around its `StandardTrainer`).
@@ -84,13 +120,19 @@ class Trainer:
     It is given everything it drives (`build_trainer` makes the parts from a spec with TensorFlow), so its
     rules run, and are tested, without TensorFlow: a runner that returns `StepOutputs`, the data's
     iterators, the checkpoint, the validation, the metrics to reset at each epoch's start.
+
+    It owns its `position` (the step counter a checkpoint saves); the recorder only records the steps it
+    is given. After each chunk it validates where due (the values land on that step's record), then runs
+    its `actions` in order: record, then the `actions` it was given, then stop at a non-finite loss,
+    checkpoint where due, stop where a signal asked to.
     """
 
     def __init__(self, runner: Any, data: TrainData, options: TrainOptions, *, epochs: int | None,
                  steps: int | None, recorder: Recorder, traces: Any, checkpoint: Any = None,
                  validate: Callable[[], dict[str, float]] | None = None, metrics: tuple[Any, ...] = (),
                  skips: Callable[[], Any] | None = None,
-                 lost_peer: Callable[[Exception, int], Exception | None] | None = None) -> None:
+                 lost_peer: Callable[[Exception, int], Exception | None] | None = None,
+                 actions: Sequence[ChunkAction] = ()) -> None:
         self.runner = runner
         self.data = data
         self.options = options
@@ -103,8 +145,9 @@ class Trainer:
         self._new_skips = skips or (lambda: NO_SKIPS)
         self._lost_peer = lost_peer
         self._batches_per_epoch = data.batches_per_epoch
-        self._epoch_now = 1
-        self._batch_in_epoch = 0
+        self.position = Position()
+        self.actions: list[ChunkAction] = [self.record, *actions, self.stop_on_non_finite,
+                                           self.checkpoint_if_due, self.stop_if_asked]
 
     def total_steps(self) -> int | None:
         """How many steps the run will do, where that is known before it starts (for the progress bar)."""
@@ -120,26 +163,26 @@ class Trainer:
         Raises NonFiniteLoss under --on-nan stop, Interrupted after a signal, once the chunk in progress is
         done and a checkpoint saved, and an EagerrunError (exit 75) when a peer worker stopped answering.
         """
-        first_epoch, done_in_epoch, iterator = self._restore()
+        iterator = self._restore()
         if self._already_complete():
             return
         self._skips = self._new_skips()  # after the restore: the loss scale may come from the checkpoint
         steps_will_end()
         try:
-            for epoch in self._epochs(first_epoch):
+            for epoch in self._epochs(self.position.epoch):
                 if self._limit_reached():
                     break
-                self._epoch_now = epoch
-                self._batch_in_epoch = done_in_epoch if epoch == first_epoch else 0
-                if self._batch_in_epoch == 0:  # running means over the epoch, as Keras' fit logs them; a
+                if epoch != self.position.epoch:
+                    self.position = replace(self.position, epoch=epoch, batch_in_epoch=0)
+                if self.position.batch_in_epoch == 0:  # running means over the epoch, as Keras' fit logs them; a
                     for metric in self.metrics:  # resumed epoch's come back from the checkpoint
                         metric.reset_state()
                 if iterator is None:
                     iterator = self.data.start()
                     if self.checkpoint is not None and self.data.checkpointed is not None:
                         self.checkpoint.track_iterator(iterator)
-                self._run_epoch(iterator, epoch)
-                if self.recorder.next_step == 1:
+                self._run_epoch(iterator)
+                if self.position.step == 0:
                     raise EagerrunError("dataset is empty: it yields no batches", exit_code=EXIT_USAGE)
                 if not self.data.one_iterator:
                     iterator = None
@@ -147,14 +190,15 @@ class Trainer:
             self.save_checkpoint()
             raise
         except Exception as exc:  # a multi-worker step or batch whose peer died: one line, not TensorFlow's error
-            lost = self._lost_peer(exc, self.recorder.next_step - 1) if self._lost_peer is not None else None
+            lost = self._lost_peer(exc, self.position.step) if self._lost_peer is not None else None
             if lost is None:
                 raise
             raise lost from None
         self.save_checkpoint()
 
-    def _restore(self) -> tuple[int, int, Any]:
-        """(first epoch, batches done in it, iterator or None) where the run starts: its checkpoint's step.
+    def _restore(self) -> Any:
+        """Set the position where the run starts, its checkpoint's, and return the iterator there (None: a
+        new one from the first batch).
 
         A tf.data iterator comes back from the checkpoint where it stopped. A distributed one cannot be
         checkpointed, nor can some pipelines (`train/checkpoints.py`): the data is read again up to the same batch
@@ -162,19 +206,20 @@ class Trainer:
         seed gives the same batches).
         """
         if self.checkpoint is None:
-            self.recorder.next_step = 1
-            return 1, 0, None
+            self.position = Position()
+            return None
         done, epoch, done_in_epoch, iterator = self.checkpoint.restore(
             self.data.checkpointed, with_iterator=self.data.checkpointed is not None)
-        self.recorder.resume_after(done)
+        self.position = Position(step=done, epoch=epoch, batch_in_epoch=done_in_epoch)
+        self.recorder.drop_after(done)  # what a killed run recorded past it is about to be done again
         if iterator is None and done:
             skipped = done if self.data.one_iterator else done_in_epoch
             iterator = self.data.start_after(skipped) if skipped else None
-        return epoch, done_in_epoch, iterator
+        return iterator
 
     def _already_complete(self) -> bool:
         """A finished run's checkpoint holds every planned step: say so, rather than train nothing silently."""
-        done, total = self.recorder.next_step - 1, self.total_steps()
+        done, total = self.position.step, self.total_steps()
         if self.checkpoint is None or not done or total is None or done < total:
             return False
         log.info("--checkpoint-dir %s: already complete at step %d; nothing to train (raise --epochs or --steps "
@@ -183,8 +228,8 @@ class Trainer:
 
     def save_checkpoint(self) -> None:
         if self.checkpoint is not None:
-            self.checkpoint.save(step=self.recorder.next_step - 1, epoch=self._epoch_now,
-                                 batch=self._batch_in_epoch)
+            self.checkpoint.save(step=self.position.step, epoch=self.position.epoch,
+                                 batch=self.position.batch_in_epoch)
 
     def _epochs(self, first: int) -> Iterator[int]:
         epoch = first
@@ -194,9 +239,9 @@ class Trainer:
 
     def _limit_reached(self) -> bool:
         """`steps` counts from the run's first step, so a resumed run stops where the whole run would."""
-        return self.steps is not None and self.recorder.next_step > self.steps
+        return self.steps is not None and self.position.step >= self.steps
 
-    def _run_epoch(self, iterator: Any, epoch: int) -> None:
+    def _run_epoch(self, iterator: Any) -> None:
         while not self._limit_reached():
             size = self._chunk_size()
             if size == 0:
@@ -205,7 +250,7 @@ class Trainer:
             started = time.perf_counter()
             outputs = self.runner.train(iterator, size)
             elapsed = time.perf_counter() - started
-            self._after_chunk(outputs, elapsed, epoch=epoch, traced=self.traces.count > traces_before)
+            self._after_chunk(outputs, elapsed, traced=self.traces.count > traces_before)
             if len(outputs) < size:
                 return
 
@@ -214,53 +259,65 @@ class Trainer:
         checkpoint or a validation comes first: each happens between chunks, after the step it is due."""
         size = self.options.steps_per_execution
         if size == 1:
-            return 1 if self._batch_in_epoch != self._batches_per_epoch else 0
-        step = self.recorder.next_step
+            return 1 if self.position.batch_in_epoch != self._batches_per_epoch else 0
+        step = self.position.step + 1
         if self.steps is not None:
             size = min(size, self.steps - step + 1)
         if self._batches_per_epoch is not None:
-            size = min(size, self._batches_per_epoch - self._batch_in_epoch)
+            size = min(size, self._batches_per_epoch - self.position.batch_in_epoch)
         every = self.checkpoint.every if self.checkpoint is not None else None
         if every is not None:
             size = min(size, every - (step - 1) % every)
         return min(size, self._steps_to_validation(size))
 
-    def _after_chunk(self, outputs: StepOutputs, elapsed: float, *, epoch: int, traced: bool) -> None:
-        """Record every step of the chunk, then, in this order: stop at a non-finite loss (naming its step),
-        checkpoint where one is due, stop where a signal asked to."""
+    def _after_chunk(self, outputs: StepOutputs, elapsed: float, *, traced: bool) -> None:
+        """Validate where due after the chunk's last step, move the position past the chunk, then run the
+        actions in order."""
         count = len(outputs)
         if count == 0:
             return
-        last_step = self.recorder.next_step + count - 1
-        validation = self._validate_if_due(last_step, self._batch_in_epoch + count)
-        first_bad = None
-        for i, (values, size) in enumerate(zip(outputs.values, outputs.batch_sizes)):
-            validated = validation if i == count - 1 else None  # on the step it ran after
-            skipped = self._skips.skipped(values)
-            record = self.recorder.add(values={**values, **validated[0]} if validated else values,
-                                       time_s=elapsed / count, source="trainer", epoch=epoch,
-                                       traced=traced and i == 0, batch_size=size,
-                                       validation_s=validated[1] if validated else None, skipped=skipped)
-            bad = None if skipped else first_non_finite_loss(values)
-            if bad is not None:
-                first_bad = first_bad or (record.step, values[bad], bad)
-                if self.options.on_nan == "warn":
-                    log.warning("%s is %s at step %d; going on (--on-nan warn)", bad, values[bad], record.step)
-        self._batch_in_epoch += count
-        if first_bad is not None and self.options.on_nan != "warn":
-            raise NonFiniteLoss(*first_bad)
-        if self.checkpoint is not None and self.checkpoint.due(last_step):
-            self.checkpoint.save(step=last_step, epoch=epoch, batch=self._batch_in_epoch)
-        self._stop_if_asked(outputs)
+        before = self.position
+        validation = self._validate_if_due(before.step + count, before.batch_in_epoch + count)
+        self.position = before.after(count)
+        chunk = ChunkEnd(outputs, range(before.step + 1, before.step + count + 1), self.position, elapsed,
+                         traced, validation)
+        for action in self.actions:
+            action(chunk)
 
-    def _stop_if_asked(self, outputs: StepOutputs) -> None:
+    def record(self, chunk: ChunkEnd) -> None:
+        """Record every step of the chunk, each with its share of the chunk's time; the validation's values
+        and time on the step it ran after."""
+        count = len(chunk.outputs)
+        for i, (step, values, size) in enumerate(zip(chunk.steps, chunk.outputs.values, chunk.outputs.batch_sizes)):
+            validated = chunk.validation if i == count - 1 else None  # on the step it ran after
+            chunk.records.append(self.recorder.add(
+                step=step, values={**values, **validated[0]} if validated else values, time_s=chunk.elapsed / count,
+                source="trainer", epoch=chunk.position.epoch, traced=chunk.traced and i == 0, batch_size=size,
+                validation_s=validated[1] if validated else None, skipped=self._skips.skipped(values)))
+
+    def stop_on_non_finite(self, chunk: ChunkEnd) -> None:
+        """Stop at the chunk's first non-finite loss, naming its step (a step the loss scale skipped is not
+        one); under --on-nan warn, say so for each and go on."""
+        for record, values in zip(chunk.records, chunk.outputs.values):
+            bad = None if record.skipped else first_non_finite_loss(values)
+            if bad is None:
+                continue
+            if self.options.on_nan != "warn":
+                raise NonFiniteLoss(record.step, values[bad], bad)
+            log.warning("%s is %s at step %d; going on (--on-nan warn)", bad, values[bad], record.step)
+
+    def checkpoint_if_due(self, chunk: ChunkEnd) -> None:
+        if self.checkpoint is not None and self.checkpoint.due(chunk.position.step):
+            self.save_checkpoint()
+
+    def stop_if_asked(self, chunk: ChunkEnd) -> None:
         """Where a signal asked to stop, stop now. A multi-worker run stops only where every worker agrees:
         a worker asked to stop tells the others through the next step's all-reduce, and every worker stops
         after that chunk, the same step (TensorFlow's PreemptionCheckpointHandler agrees the same way)."""
         if not self.runner.agrees_on_stops:
             stop_point()
             return
-        if outputs.stop:
+        if chunk.outputs.stop:
             raise Interrupted(stop_requested() or signal.SIGTERM)
         if stop_requested() is not None:
             self.runner.ask_peers_to_stop()
@@ -276,7 +333,7 @@ class Trainer:
         """Steps until the next validation is due (counting the one it is due after), at most `limit`."""
         if self._validate is None:
             return limit
-        step, batch = self.recorder.next_step, self._batch_in_epoch + 1
+        step, batch = self.position.step + 1, self.position.batch_in_epoch + 1
         return next((ahead + 1 for ahead in range(limit) if self._validation_due(step + ahead, batch + ahead)), limit)
 
     def _validate_if_due(self, step: int, batch_in_epoch: int) -> tuple[dict[str, float], float] | None:
