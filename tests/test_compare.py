@@ -44,9 +44,9 @@ def test_python_side_effect_diverges_and_says_why(write_script) -> None:
     result = run_eagerrun("compare", str(script))
     assert result.returncode == 1, result.stderr
     assert "loss first diverges at step 2" in result.stdout
-    assert "Python side effects inside a tf.function" in result.stdout
-    assert "side_effect.py:10  calls.append(1)" in result.stdout  # the line, found in the traced function
-    assert "tf.data" not in result.stdout
+    assert "Step 1 agrees and step 2 differs: Python side effects inside a traced function" in result.stdout
+    assert "side_effect.py:10  calls.append(1)" in result.stdout  # the line, found among those the trace ran
+    assert "first step already differs" not in result.stdout
 
 
 def test_unseeded_random_op_in_tf_data_diverges_at_step_1(write_script) -> None:
@@ -64,6 +64,7 @@ def test_unseeded_random_op_in_tf_data_diverges_at_step_1(write_script) -> None:
     assert result.returncode == 1, result.stderr
     report = json.loads(result.stdout)
     assert report["first_divergent_step"] == 1 and report["likely_cause"] == "unseeded_randomness"
+    assert [(s["line"], s["kind"]) for s in report["suspects"]] == [(5, "unseeded_random_op")]  # the map's line
 
 
 def record(step: int, loss: float | None, **values: float | None) -> StepRecord:
@@ -102,44 +103,201 @@ def test_different_step_counts_are_their_own_verdict() -> None:
 
 def test_a_failed_mode_is_its_own_verdict() -> None:
     """One run failed: no match, likely_cause mode_failed, no speedup, and the error kept for the report."""
-    from eagerrun.diagnostics.compare import Comparison
+    from eagerrun.diagnostics.compare import Comparison, Failure
 
     eager = [record(1, 1.0), record(2, 2.0)]
     result = Comparison(runs={"eager": eager, "graph": eager[:1]}, first_divergent_step=None, max_abs_diff=0.0,
-                        steps_compared=1, failures={"graph": "exit 1: ValueError: boom"})
+                        steps_compared=1, failures={"graph": Failure(1, "ValueError: boom", "train.py:3")})
     assert not result.match and result.likely_cause == "mode_failed" and result.speedup is None
-    assert result.as_json()["failed"] == {"graph": "exit 1: ValueError: boom"}
+    assert result.as_json()["failed"] == {"graph": {"exit_code": 1, "error": "ValueError: boom", "at": "train.py:3"}}
 
 
-def test_suspect_lines_of_a_traced_function(write_script) -> None:
-    """Each kind of line that makes the modes differ, found in the traced function's source; a seeded op
-    and the function's own TensorFlow math are not suspects."""
-    from eagerrun.diagnostics.side_effects import suspects_in
+def test_side_effects_are_named_only_among_the_lines_that_ran(write_script) -> None:
+    """Each kind of line that makes the modes differ, among the lines a trace ran; a line that did not run
+    (an untraced branch), a local list and a layer's build are not suspects."""
+    from eagerrun.diagnostics.side_effects import side_effects_at
 
     script = write_script("suspects.py", """
         import random
         import time
 
         import numpy as np
-        import tensorflow as tf
 
-        seen, total = [], 0
+        seen, total, state = [], 0, {"calls": 0}
 
 
-        @tf.function
-        def step(x):
+        def step(x, model):
             global total
             print("tracing")
             seen.append(x)
             total += 1
+            state["calls"] += 1
+            model.last = x
             noise = np.random.rand()
             jitter = random.random() + time.time()
-            drop = tf.random.uniform([3])
-            kept = tf.random.uniform([3], seed=1)
-            tf.random.set_seed(0)
-            return x * 2 + noise + jitter + drop + kept
+            mine = []
+            mine.append(x)
+            if x is None:
+                seen.append(0)
+            return x * 2 + noise + jitter
+
+
+        def build(self):
+            self.kernel = 1
     """)
-    found = suspects_in([{"name": "step", "file": str(script), "line": 11}])  # its decorator's line
+    ran = set(range(11, 25)) - {22} | {27}  # (the file's first line is blank) all of step but line 22; build
+    found = side_effects_at({str(script): ran})
     assert [(s.line, s.kind) for s in found] == [
-        (14, "print"), (15, "python_container"), (16, "python_counter"), (17, "python_random"),
-        (18, "python_clock"), (18, "python_random"), (19, "unseeded_random_op"), (21, "seed_at_trace")]
+        (12, "print"), (13, "python_container"), (14, "python_counter"), (15, "python_counter"),
+        (16, "python_state"), (17, "python_random"), (18, "python_clock"), (18, "python_random")]
+
+
+def test_trace_evidence_from_the_graphs_built(tmp_path) -> None:
+    """In-process, on real TensorFlow: the random ops of the graphs traced, at the user's line, through a
+    helper, a layer's call, a tf.cond branch and a Dataset.map function; not the one in a branch no trace
+    took (Python `if eps is None`); and the user's lines that ran while tracing."""
+    import importlib.util
+
+    import tensorflow as tf
+
+    from eagerrun.autolog import hooks
+    from eagerrun.diagnostics.trace_evidence import TraceEvidence
+    from eagerrun.diagnostics.tracing import TraceCounter
+
+    source = tmp_path / "evidence_case.py"
+    source.write_text(
+        "import tensorflow as tf\n"                                                    # 1
+        "import keras\n"                                                               # 2
+        "class Noise(keras.layers.Layer):\n"                                           # 3
+        "    def call(self, x):\n"                                                     # 4
+        "        return x + tf.random.normal(tf.shape(x))\n"                           # 5
+        "def helper(x, eps=None):\n"                                                   # 6
+        "    if eps is None:\n"                                                        # 7
+        "        eps = tf.random.uniform(tf.shape(x))\n"                               # 8
+        "    return x * eps\n"                                                         # 9
+        "noise = Noise()\n"                                                            # 10
+        "@tf.function\n"                                                               # 11
+        "def step(x):\n"                                                               # 12
+        "    y = helper(x, eps=x) + noise(x)\n"                                        # 13
+        "    return tf.cond(tf.reduce_sum(x) > 0, lambda: tf.random.shuffle(y), lambda: y)\n"  # 14
+        "def mapped(x):\n"                                                             # 15
+        "    return tf.image.random_flip_left_right(x)\n"                              # 16
+    )
+    spec = importlib.util.spec_from_file_location("evidence_case", source)
+    module = importlib.util.module_from_spec(spec)
+    evidence = TraceEvidence()
+    with hooks.installed(traces=TraceCounter(), evidence=evidence):
+        spec.loader.exec_module(module)
+        module.step(tf.ones((2, 3)))
+        next(iter(tf.data.Dataset.from_tensors(tf.ones((2, 2, 1))).map(module.mapped)))
+    found = {(op.line, op.op_type) for op in evidence.random_ops.values() if op.file == str(source)}
+    assert found == {(5, "RandomStandardNormal"), (14, "RandomShuffle"), (16, "RandomUniform")}
+    assert {13, 9, 7, 5} <= evidence.executed[str(source)] and 8 not in evidence.executed[str(source)]
+
+
+COMPARE_CASES = """
+    import numpy as np
+    import tensorflow as tf
+    import keras
+    import eagerrun
+
+    CASE = {case!r}
+    state = {{"calls": 0}}
+
+
+    class Noise(keras.layers.Layer):
+        def call(self, x):
+            return x + tf.random.normal(tf.shape(x)) if CASE == "layer" else x
+
+
+    def reparameterize(h, eps=None):
+        if eps is None:
+            eps = tf.random.normal(tf.shape(h))  # only without eps: the trace never takes this branch
+        return h + eps * 0.1 if CASE == "helper" else h
+
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    noise = Noise()
+    optimizer = keras.optimizers.SGD(0.01)
+
+
+    @tf.function
+    def train_step(x, y):
+        if CASE == "counter":
+            state["calls"] += 1
+        with tf.GradientTape() as tape:
+            h = noise(reparameterize(model(x), eps=None if CASE == "helper" else 0.0))
+            loss = tf.reduce_mean(tf.square(h - y)) * float(state["calls"] + 1)
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return loss
+
+
+    x, y = np.ones((32, 4), "float32"), np.zeros((32, 1), "float32")
+    for step in range(4):
+        eagerrun.log_step(train_step(x[step * 8:(step + 1) * 8], y[step * 8:(step + 1) * 8]))
+"""
+
+
+def compare_case(write_script, case: str) -> dict:
+    script = write_script(f"case_{case}.py", COMPARE_CASES.format(case=case))
+    result = run_eagerrun("compare", "--json", str(script))
+    assert result.returncode in (0, 1), result.stderr
+    return json.loads(result.stdout)
+
+
+def test_an_unseeded_random_op_two_calls_down_is_named_from_the_graph(write_script) -> None:
+    """tf.random.normal in a helper the step calls, and in a layer's call: named at their lines, as random
+    ops of the traced graph (in the other cases the helper's branch is not traced, and not named)."""
+    helper = compare_case(write_script, "helper")
+    assert helper["likely_cause"] == "unseeded_randomness" and helper["first_divergent_step"] == 1
+    assert [(s["line"], s["kind"]) for s in helper["suspects"]] == [(18, "unseeded_random_op")]
+    assert "RandomStandardNormal in train_step → reparameterize" in helper["suspects"][0]["detail"]
+    layer = compare_case(write_script, "layer")
+    assert [(s["line"], s["kind"]) for s in layer["suspects"]] == [(13, "unseeded_random_op")]
+    assert "train_step → call" in layer["suspects"][0]["detail"]
+
+
+def test_a_dict_counter_in_the_step_is_a_side_effect_from_step_2(write_script) -> None:
+    """`state["calls"] += 1` in the step: frozen at trace time in graph mode, so step 2 differs, and the
+    line is named; no random op is (the untraced branch's is not)."""
+    report = compare_case(write_script, "counter")
+    assert report["first_divergent_step"] == 2 and report["likely_cause"] == "python_side_effect"
+    assert [(s["line"], s["kind"]) for s in report["suspects"]] == [(30, "python_counter")]
+
+
+def test_the_same_loop_without_randomness_or_side_effects_agrees(write_script) -> None:
+    """The same script with neither: every step agrees under compare's seed."""
+    report = compare_case(write_script, "none")
+    assert report["match"] is True and report["likely_cause"] is None and report["steps_compared"] == 4
+
+
+def test_a_failed_mode_says_its_error_and_line(write_script) -> None:
+    """`.numpy()` inside a tf.function fails only as a graph: the verdict gives its type, message and the
+    user's line, how far the eager run got, and no second step-count verdict; nothing compared is null."""
+    script = write_script("fails.py", """
+        import tensorflow as tf
+        import eagerrun
+
+        w = tf.Variable(1.0)
+
+
+        @tf.function
+        def step():
+            loss = w * 2.0
+            return float(loss.numpy())
+
+
+        for _ in range(3):
+            eagerrun.log_step(step())
+    """)
+    result = run_eagerrun("compare", str(script))
+    assert result.returncode == 1, result.stderr
+    assert ("✗ the graph run failed (exit 1) after 0 steps: AttributeError: 'SymbolicTensor' object has no "
+            "attribute 'numpy'") in result.stdout
+    assert f"at {script}:11" in result.stdout  # (the file's first line is blank)
+    assert "the eager run ran to its end: 3 steps, loss 2.0000" in result.stdout
+    assert "different numbers of steps" not in result.stdout
+    report = json.loads(run_eagerrun("compare", "--json", str(script)).stdout)
+    assert report["max_abs_diff"] is None and report["steps_compared"] == 0
+    assert report["failed"]["graph"]["at"] == f"{script}:11" and report["likely_cause"] == "mode_failed"
