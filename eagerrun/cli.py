@@ -192,6 +192,9 @@ def run_options(command: Callable[..., Any]) -> Callable[..., Any]:
                      "(needs a terminal)."),
         # compare's graph run: the run report also names the random ops traced and the side effects that ran
         click.option("--explain-traces", is_flag=True, hidden=True),
+        # compare --bisect's run: at step N, compare the model's layers eager against graph, then end
+        click.option("--bisect-step", type=positive, hidden=True),
+        click.option("--bisect-tolerance", type=(float, float), default=(1e-4, 1e-6), hidden=True),
     ]
     for option in reversed(options):
         command = option(command)
@@ -224,7 +227,8 @@ def build_run_config(ctx: click.Context, *, target: str, args: tuple[str, ...], 
                      train=train if options["train"] else None, seed=options["seed"],
                      autolog=not options["no_autolog"], max_retraces=options["max_retraces"],
                      check_numerics=options["check_numerics"], script_decides=options["script_decides"],
-                     explain_traces=options["explain_traces"], options_after_script=own_options_among(ctx, args),
+                     explain_traces=options["explain_traces"], bisect_step=options["bisect_step"],
+                     bisect_tolerance=options["bisect_tolerance"], options_after_script=own_options_among(ctx, args),
                      given=given_on_command_line(ctx))
 
 
@@ -274,13 +278,16 @@ def run(ctx: click.Context, **options: Any) -> int:
 @click.option("--atol", type=click.FloatRange(min=0), default=1e-6, show_default=True,
               help="Absolute tolerance on each step's loss.")
 @click.option("--xla", is_flag=True, help="[--train] Add graph+XLA as a third run.")
+@click.option("--bisect/--no-bisect", default=True, show_default=True,
+              help="Where the runs diverge, run the script once more up to that step and name the first layer "
+              "whose output (or gradient) differs between eager and graph on that step's weights and batch.")
 @click.option("--log-every", type=click.IntRange(min=1), metavar="N", help="Show every Nth step.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of the table.")
 @click.argument("target", metavar="SCRIPT")
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 def compare(ctx: click.Context, *, as_module: bool, train: bool, steps: int | None, seed: int, rtol: float,
-            atol: float, xla: bool, log_every: int | None, as_json: bool, target: str,
+            atol: float, xla: bool, bisect: bool, log_every: int | None, as_json: bool, target: str,
             args: tuple[str, ...]) -> int:
     """Run SCRIPT eagerly and as graphs, each in a fresh process with one seed, and compare every step.
 
@@ -292,7 +299,7 @@ def compare(ctx: click.Context, *, as_module: bool, train: bool, steps: int | No
 
     options = validate_compare(CompareOptions(
         target=target_of(ctx, target, args, as_module=as_module), train=train, steps=steps, seed=seed, rtol=rtol,
-        atol=atol, xla=xla, options_after_script=own_options_among(ctx, args)))
+        atol=atol, xla=xla, bisect=bisect, options_after_script=own_options_among(ctx, args)))
     result = run_comparison(options)
     report.comparison(result, log_every=log_every, as_json=as_json)
     return 0 if result.match else 1

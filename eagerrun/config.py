@@ -144,6 +144,8 @@ class RunConfig:
     max_retraces: int | None = None  # stop (exit 4) when a tf.function retraces more often
     check_numerics: bool = False  # stop (exit 3) at the first op that makes an Inf or NaN, and name it
     explain_traces: bool = False  # the run report names the random ops traced and the side effects that ran
+    bisect_step: int | None = None  # compare --bisect: the run ends at that step, its layers compared
+    bisect_tolerance: tuple[float, float] = (1e-4, 1e-6)  # (rtol, atol) of that comparison
     options_after_script: tuple[str, ...] = ()  # eagerrun's own options among the script's ARGS: named if it fails
     given: frozenset[str] = frozenset()  # the options the command line set, rather than left at their defaults
 
@@ -159,6 +161,8 @@ class RunConfig:
         argv += option("--seed", self.seed) + option("--max-retraces", self.max_retraces)
         argv += flag("--no-autolog", not self.autolog) + flag("--script-decides", self.script_decides)
         argv += flag("--check-numerics", self.check_numerics) + flag("--explain-traces", self.explain_traces)
+        if self.bisect_step is not None:
+            argv += ["--bisect-step", str(self.bisect_step), "--bisect-tolerance", *map(str, self.bisect_tolerance)]
         return argv + self.target.argv()
 
 
@@ -195,12 +199,16 @@ class CompareOptions:
     rtol: float = 1e-4  # float32 graphs fuse and reorder ops (grappler): agreement is close, not bitwise
     atol: float = 1e-6
     xla: bool = False
+    bisect: bool = True  # where the runs diverge, a third run names the first layer that parts
     options_after_script: tuple[str, ...] = ()
 
-    def run_config(self, mode: Mode, *, xla: bool, metrics_out: Path, run_report: Path) -> RunConfig:
-        """The quiet `eagerrun run` of one mode, its steps in `metrics_out` and how it went in `run_report`."""
+    def run_config(self, mode: Mode, *, xla: bool, metrics_out: Path, run_report: Path,
+                   bisect_step: int | None = None) -> RunConfig:
+        """The quiet `eagerrun run` of one mode, its steps in `metrics_out` and how it went in `run_report`;
+        with `bisect_step`, the graph run that compares the model's layers at that step and ends there."""
         return RunConfig(mode=ModeChoice(mode, "flag"), target=self.target, seed=self.seed,
-                         explain_traces=mode == "graph",
+                         explain_traces=mode == "graph" and bisect_step is None, bisect_step=bisect_step,
+                         bisect_tolerance=(self.rtol, self.atol),
                          output=OutputOptions(metrics_out=metrics_out, run_report=run_report, quiet=True),
                          train=TrainOptions(steps=self.steps, xla=xla) if self.train else None)
 

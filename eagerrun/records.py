@@ -421,6 +421,7 @@ class RunReport:
     functions: list[dict[str, Any]] = field(default_factory=list)  # name, file, line, traces
     error_at: str | None = None  # the user's file:line the script's exception came from
     suspects: list[dict[str, Any]] | None = None  # --explain-traces: side_effects.Suspect.as_json() each
+    parting: dict[str, Any] | None = None  # --bisect-step: bisect.Parting.as_json()
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(self.__dict__, indent=1) + "\n", encoding="utf-8")

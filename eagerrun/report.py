@@ -36,6 +36,7 @@ from eagerrun.switches import ProcessSwitches
 if TYPE_CHECKING:
     from rich.progress import Task
 
+    from eagerrun.diagnostics.bisect import Parting
     from eagerrun.diagnostics.compare import Comparison
     from eagerrun.diagnostics.numerics import NumericsReport
     from eagerrun.diagnostics.tracing import FunctionTraces
@@ -792,7 +793,7 @@ def compare_status(runs: list[str]) -> Iterator[Callable[[str, int | None], None
     yields `show(run, steps so far)`, None or 0 while the run's process starts."""
 
     def text(run: str, done: int | None) -> str:
-        which = f"{run} run ({runs.index(run) + 1} of {len(runs)})"
+        which = f"{run} run ({runs.index(run) + 1} of {len(runs)})" if run in runs else f"{run} run"
         return f"{which}: step {done}" if done else f"{which}: loading TensorFlow and the script…"
 
     with status(text(runs[0], None)) as line:
@@ -802,12 +803,32 @@ def compare_status(runs: list[str]) -> Iterator[Callable[[str, int | None], None
 # -- compare -------------------------------------------------------------------------------------------------
 
 
+def parting_text(parting: Parting) -> str:
+    """compare --bisect's finding, in the words of what it compared."""
+    on = f"on step {parting.step}'s weights and batch, run once eagerly and once as a graph"
+    if parting.layer is not None:
+        where = f" ({parting.where})" if parting.where else ""
+        before = (f"the {plural(parting.layers_compared - 1, 'layer call')} before it agree"
+                  if parting.layers_compared > 1 else "it is the first layer called")
+        return (f"  where they part: layer {parting.layer}{where}: its output differs by {parting.difference:.3g} "
+                f"{on}; {before}")
+    if parting.gradient_of is not None:
+        return (f"  where they part: the forward pass agrees over {plural(parting.layers_compared, 'layer call')} "
+                f"{on}; the gradient of {parting.gradient_of} differs by {parting.difference:.3g}")
+    if parting.layers_compared == 0:
+        return "  bisect: no Keras model and batch were found in the step function's call, so no layer was compared"
+    return (f"  bisect: every layer's output and every gradient agree {on} "
+            f"({plural(parting.layers_compared, 'layer call')}): the difference is outside the model's layers "
+            "(the loss, the optimizer's update, the data, or Python in the step)")
+
+
 def cause_story(result: Comparison) -> str | None:
     """The paragraph that goes with the verdict: it explains the step named, and says what it rests on."""
     cause, step, seed = result.likely_cause, result.first_divergent_step, result.seed
     seeded = f"both runs had --seed {seed}" if seed is not None else "both runs had one seed"
     if cause == "python_side_effect":
-        return (f"  Step 1 agrees and step {step} differs: Python side effects inside a traced function run once, "
+        return (f"  The steps before {step} agree and step {step} differs: Python side effects inside a traced "
+                "function run once, "
                 "at trace time, in graph mode and at every step in eager mode. Evidence: these lines of yours "
                 "ran while the graph run traced its functions.")
     if cause == "unseeded_randomness":
@@ -822,11 +843,14 @@ def cause_story(result: Comparison) -> str | None:
                 "what happens before the first step outside any tf.function: weights or batches drawn from a "
                 "generator the seed does not reach, or data read in another order.")
     if cause == "mode_difference":
+        agree = f"the steps before {step} agree" if step and step > 1 else "it shows from the first step"
         traced = (", and the graph run's traces hold no random op without a seed and ran no Python side effect"
                   if result.suspects is not None else "")
-        return (f"  A real difference between the modes: {seeded}, the steps before {step} agree{traced}. Look "
-                "for code whose result depends on how it runs: a Python condition on a tensor, an op whose graph "
-                "kernel differs, float32 sums reordered beyond --rtol.")
+        found = ("Evidence: the layer below computes differently in the two modes"
+                 if result.parting is not None and (result.parting.layer or result.parting.gradient_of)
+                 else "Look for code whose result depends on how it runs: a Python condition on a tensor, an op "
+                 "whose graph kernel differs, float32 sums reordered beyond --rtol")
+        return f"  A real difference between the modes: {seeded}, {agree}{traced}. {found}."
     if cause == "step_count_mismatch":
         return ("  The runs recorded different numbers of steps, so their steps cannot be lined up one for one. "
                 "The script's loop ran differently in the two modes (a Python condition on a tensor value, a loop "
@@ -880,6 +904,8 @@ def comparison(result: Comparison, *, log_every: int | None, as_json: bool, cons
             console.print(Text.assemble("  suspect: ", (f"{suspect.file}:{suspect.line}", "bold"),
                                         f"  {suspect.code}  ",
                                         (f"({suspect.detail or suspect.why})", "dim")), soft_wrap=True)
+        if result.parting is not None:
+            print_prose(parting_text(result.parting), console=console)
     if result.likely_cause == "step_count_mismatch":
         print_prose(cause_story(result) or "", console=console)
     if result.same_code:

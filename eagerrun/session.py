@@ -22,6 +22,7 @@ from eagerrun.autolog.collector import StepCollector
 from eagerrun.cluster import distribute
 from eagerrun.config import RunConfig, Settled, StrategyOptions
 from eagerrun.diagnostics import postmortem
+from eagerrun.diagnostics.bisect import Bisector
 from eagerrun.diagnostics.numerics import NumericsReport, is_numerics_error, numerics_report
 from eagerrun.diagnostics.side_effects import suspects_of
 from eagerrun.diagnostics.trace_evidence import TraceEvidence
@@ -61,6 +62,9 @@ def run_with(settled: Settled, process: switches.ProcessSwitches) -> int:
     recorder.listeners += [step_modes.step, plan.step]
     traces = TraceCounter(enabled=not config.mode.eager, max_retraces=config.max_retraces)
     evidence = TraceEvidence() if config.explain_traces else None
+    bisector = None if config.bisect_step is None else Bisector(config.bisect_step, rtol=config.bisect_tolerance[0],
+                                                                atol=config.bisect_tolerance[1])
+    before_call = None if bisector is None else bisector.call_started
     guard = modes.script_mode_guard(config.mode, script_decides=config.script_decides, step_modes=step_modes)
     started = time.perf_counter()
     failure: EagerrunError | None = None
@@ -75,14 +79,15 @@ def run_with(settled: Settled, process: switches.ProcessSwitches) -> int:
                 run_stack.enter_context(distribute.eager_overhead_said_once())
             seed_everything(config.seed)
             if config.train is not None:
-                run_stack.enter_context(hooks.installed(traces=traces, mode_guard=guard, evidence=evidence))
+                run_stack.enter_context(hooks.installed(traces=traces, mode_guard=guard, evidence=evidence,
+                                                        before_call=before_call))
                 outcome = run_trainer(config, recorder, traces, strategy, plan, process)
             else:
                 steps = StepCollector(recorder, traces, autolog=config.autolog, eager=config.mode.eager,
                                       check_numerics=config.check_numerics)
                 plan.fit_of = steps
                 run_stack.enter_context(hooks.installed(traces=traces, steps=steps, mode_guard=guard,
-                                                        evidence=evidence))
+                                                        evidence=evidence, before_call=before_call))
                 outcome = run_script(config, recorder, plan)
         if stop.signum is not None and outcome.exit_code == 0:
             # the signal came after the last step's end, where nothing asked whether to stop: still 130/143
@@ -112,7 +117,8 @@ def run_with(settled: Settled, process: switches.ProcessSwitches) -> int:
         outcome = replace(outcome, exit_code=EXIT_NONFINITE_LOSS)
     if config.output.run_report is not None:
         try:
-            run_report(config, outcome, recorder, traces, wall_s, step_modes, evidence).write(config.output.run_report)
+            run_report(config, outcome, recorder, traces, wall_s, step_modes, evidence, bisector).write(
+                config.output.run_report)
         except OSError as exc:
             unwritten.append(f"--run-report {config.output.run_report}: not written ({exc.strerror or exc})")
     if unwritten and outcome.exit_code == 0:
@@ -126,7 +132,8 @@ def run_with(settled: Settled, process: switches.ProcessSwitches) -> int:
 
 
 def run_report(config: RunConfig, outcome: loader.ScriptOutcome, recorder: Recorder, traces: TraceCounter,
-               wall_s: float, step_modes: modes.StepModes, evidence: TraceEvidence | None = None) -> RunReport:
+               wall_s: float, step_modes: modes.StepModes, evidence: TraceEvidence | None = None,
+               bisector: Bisector | None = None) -> RunReport:
     error = outcome.error
     ran = step_modes.modes()
     return RunReport(
@@ -134,7 +141,8 @@ def run_report(config: RunConfig, outcome: loader.ScriptOutcome, recorder: Recor
         phases=len({r.phase for r in recorder.records}), wall_s=wall_s,
         error=None if error is None else error_line(error), error_at=None if error is None else user_line_of(error),
         functions=[function.as_json() for function in traces.functions.values()],
-        suspects=None if evidence is None else [suspect.as_json() for suspect in suspects_of(evidence)])
+        suspects=None if evidence is None else [suspect.as_json() for suspect in suspects_of(evidence)],
+        parting=None if bisector is None or bisector.parting is None else bisector.parting.as_json())
 
 
 def start_outputs(config: RunConfig, recorder: Recorder) -> None:

@@ -44,7 +44,7 @@ def test_python_side_effect_diverges_and_says_why(write_script) -> None:
     result = run_eagerrun("compare", str(script))
     assert result.returncode == 1, result.stderr
     assert "loss first diverges at step 2" in result.stdout
-    assert "Step 1 agrees and step 2 differs: Python side effects inside a traced function" in result.stdout
+    assert "The steps before 2 agree and step 2 differs: Python side effects inside a traced" in result.stdout
     assert "side_effect.py:10  calls.append(1)" in result.stdout  # the line, found among those the trace ran
     assert "first step already differs" not in result.stdout
 
@@ -301,3 +301,68 @@ def test_a_failed_mode_says_its_error_and_line(write_script) -> None:
     report = json.loads(run_eagerrun("compare", "--json", str(script)).stdout)
     assert report["max_abs_diff"] is None and report["steps_compared"] == 0
     assert report["failed"]["graph"]["at"] == f"{script}:11" and report["likely_cause"] == "mode_failed"
+
+
+def test_bisect_names_the_third_of_five_layers_that_computes_differently(write_script) -> None:
+    """A layer that computes differently as a graph, third of five: compare's bisect run names it, with its
+    line, and the two layer calls before it agree; the verdict is a real mode difference."""
+    script = write_script("five.py", """
+        import numpy as np
+        import tensorflow as tf
+        import keras
+        import eagerrun
+
+
+        class Scale(keras.layers.Layer):
+            def call(self, x):
+                return x * (1.0 if tf.executing_eagerly() else 1.01)
+
+
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(8), keras.layers.Dense(8), Scale(),
+                                  keras.layers.Dense(8), keras.layers.Dense(1)])
+        optimizer = keras.optimizers.SGD(0.01)
+
+
+        @tf.function
+        def train_step(x, y):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(tf.square(model(x) - y))
+            grads = tape.gradient(loss, model.trainable_variables)
+            optimizer.apply_gradients(zip(grads, model.trainable_variables))
+            return loss
+
+
+        x, y = np.ones((32, 4), "float32"), np.zeros((32, 1), "float32")
+        for step in range(4):
+            eagerrun.log_step(train_step(x[step * 8:(step + 1) * 8], y[step * 8:(step + 1) * 8]))
+    """)
+    report = json.loads(run_eagerrun("compare", "--json", str(script)).stdout)
+    assert report["likely_cause"] == "mode_difference" and report["suspects"] == []
+    parting = report["bisect"]
+    assert parting["layer"] == "scale (Scale)" and parting["where"] == f"{script}:9"  # its call's def
+    assert parting["layers_compared"] == 3 and parting["step"] == report["first_divergent_step"]
+
+
+def test_bisect_says_when_only_a_gradient_differs() -> None:
+    """In-process: a layer whose forward pass agrees and whose gradient doubles as a graph; the parting is
+    the gradient of the weight below it, the forward pass agreeing over every layer call."""
+    import keras
+    import tensorflow as tf
+
+    from eagerrun.diagnostics.bisect import parting_on
+
+    class GradientDiffers(keras.layers.Layer):
+        def call(self, x):
+            @tf.custom_gradient
+            def same_forward(x):
+                return tf.identity(x), lambda dy: dy * (1.0 if tf.executing_eagerly() else 2.0)
+
+            return same_forward(x)
+
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(4, name="below"), GradientDiffers(),
+                              keras.layers.Dense(1)])
+    parting = parting_on(model, [tf.ones((2, 4))], step=5, rtol=1e-4, atol=1e-6)
+    assert parting is not None and parting.layer is None and parting.layers_compared == 3
+    assert parting.gradient_of.endswith("below/kernel") and parting.step == 5
+    agreeing = keras.Sequential([keras.Input((4,)), keras.layers.Dense(4), keras.layers.Dense(1)])
+    assert parting_on(agreeing, [tf.ones((2, 4))], step=1, rtol=1e-4, atol=1e-6).layers_compared == 2

@@ -81,9 +81,11 @@ def active_steps() -> StepEvents | None:
 @contextlib.contextmanager
 def installed(*, traces: TraceCounter, steps: StepEvents | None = None,
               mode_guard: Callable[[bool], None] | None = None,
-              evidence: TraceEvidence | None = None) -> Iterator[None]:
-    """Install the trace counter, the mode guard (when given), with `steps` the step hooks, and with
-    `evidence` what each trace ran and built (`compare`'s graph run)."""
+              evidence: TraceEvidence | None = None,
+              before_call: Callable[[Any, tuple[Any, ...], dict[str, Any]], None] | None = None) -> Iterator[None]:
+    """Install the trace counter, the mode guard (when given), with `steps` the step hooks, with `evidence`
+    what each trace ran and built (`compare`'s graph run), with `before_call` a look at each outermost
+    tf.function call before it runs (`compare --bisect`'s run, which ends there by SystemExit)."""
     owner = threading.get_ident()
     with contextlib.ExitStack() as stack:
         stack.enter_context(_trace_hook(traces, owner, steps if steps is not None and steps.autolog else None,
@@ -96,6 +98,8 @@ def installed(*, traces: TraceCounter, steps: StepEvents | None = None,
             stack.enter_context(_step_hooks(steps, owner))
         else:
             stack.enter_context(_traced_where_graphs_are_built())
+        if before_call is not None:
+            stack.enter_context(_before_call_hook(before_call, owner))
         if steps is not None:
             stack.callback(_active_steps.reset, _active_steps.set(steps))
         yield
@@ -167,6 +171,31 @@ def _trace_hook(traces: TraceCounter, owner: int, steps: StepEvents | None,
                     steps.writes_at_trace_end = False
 
     return hooked()
+
+
+@contextlib.contextmanager
+def _before_call_hook(before_call: Callable[[Any, tuple[Any, ...], dict[str, Any]], None],
+                      owner: int) -> Iterator[None]:
+    """`before_call(function, args, kwargs)` at each outermost tf.function call of the installing thread;
+    its SystemExit ends the run, anything else it raises is dropped."""
+    Function = private.get("Function")
+    original_call = Function.__call__
+    inside = [False]  # the owner thread is in a call already: the calls it makes are not outermost
+
+    @functools.wraps(original_call)
+    def call(function: Any, *args: Any, **kwargs: Any) -> Any:
+        if threading.get_ident() != owner or inside[0]:
+            return original_call(function, *args, **kwargs)
+        with contextlib.suppress(Exception):
+            before_call(function, args, kwargs)
+        inside[0] = True
+        try:
+            return original_call(function, *args, **kwargs)
+        finally:
+            inside[0] = False
+
+    with _patched(Function, "__call__", call):
+        yield
 
 
 @contextlib.contextmanager

@@ -21,6 +21,7 @@ from typing import Any
 
 from eagerrun import report
 from eagerrun.config import CompareOptions
+from eagerrun.diagnostics.bisect import Parting
 from eagerrun.diagnostics.side_effects import RANDOMNESS, SIDE_EFFECTS, Suspect
 from eagerrun.errors import EXIT_FAILURE, EagerrunError
 from eagerrun.records import RunReport, StepRecord, summarize
@@ -73,6 +74,7 @@ class Comparison:
     # what the graph run traced that can make the modes differ; None where its traces were not looked at
     suspects: tuple[Suspect, ...] | None = ()
     seed: int | None = None  # the seed both runs had
+    parting: Parting | None = None  # --bisect: where the model's layers part at the first divergent step
 
     @property
     def step_counts(self) -> dict[str, int]:
@@ -100,8 +102,9 @@ class Comparison:
         (its step count follows from it); runs of different lengths say so next. Python side effects in a
         tf.function run at trace time in graph mode, during the first step, as in eager mode: they show from
         step 2. Random ops without a seed of their own draw other numbers in the two modes from their first
-        draw. A first step that differs with neither traced means another start: weights or batches. A later
-        one with neither, under one seed, is a real difference between the modes."""
+        draw. With neither traced, a layer that --bisect finds computing differently, or a later step that
+        differs under one seed, is a real difference between the modes; a first step that differs without
+        such a layer means another start: weights or batches."""
         if self.failures:
             return "mode_failed"
         if len(set(self.step_counts.values())) > 1:
@@ -114,7 +117,8 @@ class Comparison:
             return "python_side_effect"
         if randomness:
             return "unseeded_randomness"
-        return "different_start" if self.first_divergent_step == 1 else "mode_difference"
+        parted = self.parting is not None and (self.parting.layer or self.parting.gradient_of) is not None
+        return "different_start" if self.first_divergent_step == 1 and not parted else "mode_difference"
 
     @property
     def cause_suspects(self) -> list[Suspect]:
@@ -138,6 +142,7 @@ class Comparison:
             "failed": {name: failure.as_json() for name, failure in self.failures.items()},
             "suspects": [suspect.as_json() for suspect in self.cause_suspects],
             "traces_examined": self.suspects is not None,
+            "bisect": None if self.parting is None else self.parting.as_json(),
             "seed": self.seed,
             "same_code": self.same_code,
             "speedup": self.speedup,
@@ -215,7 +220,8 @@ RUNS = {"eager": ("eager", False), "graph": ("graph", False), "graph+xla": ("gra
 
 
 def compare(options: CompareOptions) -> Comparison:
-    """Run each mode in turn (a status line on a terminal says which, and its steps so far), then compare."""
+    """Run each mode in turn (a status line on a terminal says which, and its steps so far), compare, and
+    where the runs diverge, bisect the model at the first divergent step."""
     names = ["eager", "graph", *(["graph+xla"] if options.xla else [])]
     runs: dict[str, ModeRun] = {}
     with tempfile.TemporaryDirectory(prefix="eagerrun-compare-") as tmp, report.compare_status(names) as show:
@@ -224,21 +230,36 @@ def compare(options: CompareOptions) -> Comparison:
             show(name, None)
             runs[name] = run_mode(options, mode=mode, xla=xla, folder=Path(tmp),
                                   steps_so_far=functools.partial(show, name))
-    failures = {name: run.failure for name, run in runs.items() if run.failure is not None}
-    if len(failures) == len(runs):
-        raise EagerrunError("every run failed: " + "; ".join(
-            f"{name} exit {why.exit_code}: {why.error}{f' ({why.at})' if why.at else ''}"
-            for name, why in failures.items()), exit_code=EXIT_FAILURE)
-    result = compare_values({name: run.records for name, run in runs.items()}, rtol=options.rtol,
-                            atol=options.atol)
+        failures = {name: run.failure for name, run in runs.items() if run.failure is not None}
+        if len(failures) == len(runs):
+            raise EagerrunError("every run failed: " + "; ".join(
+                f"{name} exit {why.exit_code}: {why.error}{f' ({why.at})' if why.at else ''}"
+                for name, why in failures.items()), exit_code=EXIT_FAILURE)
+        result = compare_values({name: run.records for name, run in runs.items()}, rtol=options.rtol,
+                                atol=options.atol)
+        same_code = runs["graph"].ran_functions is False
+        parting = None
+        if options.bisect and result.first_divergent_step is not None and not failures and not same_code:
+            show("bisect", None)
+            parting = bisect_run(options, step=result.first_divergent_step, folder=Path(tmp))
     graph_report = runs["graph"].report
-    same_code = runs["graph"].ran_functions is False
     traced = graph_report.suspects if graph_report is not None else None
     suspects = None if traced is None else tuple(Suspect.from_json(suspect) for suspect in traced)
     return Comparison(runs=result.runs, first_divergent_step=result.first_divergent_step,
                       max_abs_diff=result.max_abs_diff, steps_compared=result.steps_compared,
                       divergent_value=result.divergent_value, failures=failures, same_code=same_code,
-                      suspects=suspects, seed=options.seed)
+                      suspects=suspects, seed=options.seed, parting=parting)
+
+
+def bisect_run(options: CompareOptions, *, step: int, folder: Path) -> Parting | None:
+    """A graph run that stops at `step` and compares the model's layers there (diagnostics/bisect.py);
+    None where it could not say (it failed, or never reached the step)."""
+    report_path = folder / "bisect.json"
+    run = options.run_config("graph", xla=False, metrics_out=folder / "bisect.jsonl", run_report=report_path,
+                             bisect_step=step)
+    subprocess.run([sys.executable, "-m", "eagerrun", *run.run_argv()], capture_output=True, text=True)
+    report = RunReport.read(report_path)
+    return None if report is None or report.parting is None else Parting.from_json(report.parting)
 
 
 def compare_values(runs: dict[str, list[StepRecord]], *, rtol: float, atol: float) -> Comparison:
