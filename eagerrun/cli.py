@@ -301,7 +301,7 @@ def compare(ctx: click.Context, *, as_module: bool, train: bool, steps: int | No
         target=target_of(ctx, target, args, as_module=as_module), train=train, steps=steps, seed=seed, rtol=rtol,
         atol=atol, xla=xla, bisect=bisect, options_after_script=own_options_among(ctx, args)))
     result = run_comparison(options)
-    report.comparison(result, log_every=log_every, as_json=as_json)
+    report.show(report.comparison(result, log_every=log_every, as_json=as_json), console=report.stdout)
     return 0 if result.match else 1
 
 
@@ -359,7 +359,7 @@ def env(*, as_json: bool) -> int:
     from eagerrun import report
     from eagerrun.diagnostics.environment import gather_environment
 
-    report.environment(gather_environment(), as_json=as_json)
+    report.show(report.environment(gather_environment(), as_json=as_json), console=report.stdout)
     return 0
 
 

@@ -290,13 +290,13 @@ def show_outcome(config: RunConfig, outcome: loader.ScriptOutcome, recorder: Rec
     instead of TensorFlow's long error. A run stopped by a signal says so in the table's title, with the
     step it stopped after and, where known, the `planned` count."""
     if numerics is not None:
-        report.numerics(numerics, verbose=config.output.verbose)
+        report.show(report.numerics(numerics, verbose=config.output.verbose))
     elif outcome.error is not None:
-        report.script_traceback(outcome.error)
+        report.show(report.script_traceback(outcome.error))
     if outcome.error is not None and config.output.pdb:
         postmortem.debug_post_mortem(outcome.error)
     if outcome.exit_message is not None:
-        report.exit_message(outcome.exit_message)
+        report.show(report.exit_message(outcome.exit_message))
     if config.options_after_script and outcome.exit_code not in (0, *interrupts.EXIT_CODES.values()):
         names = config.options_after_script
         log.warning("%s came after SCRIPT, so %s went to the script: eagerrun's own options go before SCRIPT",
@@ -309,19 +309,20 @@ def show_outcome(config: RunConfig, outcome: loader.ScriptOutcome, recorder: Rec
     if step_modes is not None:
         ran = step_modes.modes()
     if recorder.records:
-        report.step_table(recorder.records, log_every=config.output.log_every, stopped_by=stopped_by,
-                          planned=planned)
-        report.steps_summary(summarize(recorder.records), mode=report.modes_text(ran), wall_s=wall_s,
-                             records=recorder.records)
+        report.show(report.StepTable(recorder.records, log_every=config.output.log_every, stopped_by=stopped_by,
+                                     planned=planned),
+                    report.StepsSummary(summarize(recorder.records), mode=report.modes_text(ran), wall_s=wall_s,
+                                        records=recorder.records))
     elif stopped_by is not None:
-        report.stopped_before_steps(stopped_by)
+        report.show(report.stopped_before_steps(stopped_by))
     elif steps is not None and outcome.exit_code == 0:  # a script that failed has its own error to read
-        report.no_steps(autolog=config.autolog, legacy_keras="tf_keras" in sys.modules,
-                        seen=steps.calls_not_steps() if config.autolog else [])
+        report.show(report.no_steps(autolog=config.autolog, legacy_keras="tf_keras" in sys.modules,
+                                    seen=steps.calls_not_steps() if config.autolog else []))
     if traces is not None:
-        report.retraces(traces.retraced_functions())
-    report.run_summary(modes=ran, target=config.target.display, wall_s=wall_s, exit_code=outcome.exit_code,
-                       strategy=None if strategy is None else distribute.describe(strategy))
+        report.show(report.retraces(traces.retraced_functions()))
+    report.show(report.run_summary(modes=ran, target=config.target.display, wall_s=wall_s,
+                                   exit_code=outcome.exit_code,
+                                   strategy=None if strategy is None else distribute.describe(strategy)))
 
 
 def check(choice: modes.ModeChoice, *, as_json: bool) -> int:
@@ -330,5 +331,5 @@ def check(choice: modes.ModeChoice, *, as_json: bool) -> int:
         modes.apply_mode(choice, switches=switches.kept())
     probe = modes.probe_mode(choice)
     agrees = modes.probe_agrees(probe)
-    report.check_report(probe, agrees=agrees, as_json=as_json)
+    report.show(report.check_report(probe, agrees=agrees, as_json=as_json), console=report.stdout)
     return 0 if agrees else 1

@@ -65,7 +65,7 @@ def test_env_block_lists_each_gpu_with_driver_and_cuda(capsys) -> None:
              "numpy": "2.4.6", "platform": "Linux", "cpus": 16, "cpus_usable": 8, "ram_bytes": 2**37,
              "cuda_build": True, "cuda": "12.5.1", "cudnn": "9", "gpu_driver": "580.159.03", "gpus": [gpu, gpu],
              "mode": "graph", "mode_source": "default", "mode_error": None, "variables": {}}
-    report.environment(facts, as_json=False)
+    report.show(report.environment(facts, as_json=False), console=report.stdout)
     out = capsys.readouterr().out
     assert "TensorFlow  2.21.0 (built for CUDA 12.5.1, cuDNN 9)" in out
     assert out.count("NVIDIA H100 80GB HBM3 (compute 9.0)") == 2

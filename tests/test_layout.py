@@ -21,6 +21,7 @@ NEVER = {
     "session": ("cli",),
 }
 LEAVES = ("config", "errors", "switches", "user_code", "_tf_compat", "startup_log")  # import only errors.py
+REPORT_LEAVES = ("console", "numbers")  # in report/: import no other part of it
 
 
 def module_name(path: Path) -> str:
@@ -78,3 +79,9 @@ def test_the_leaves_import_nothing_of_eagerrun_but_its_errors() -> None:
     imports = graph()
     beyond_errors = {leaf: imports[f"eagerrun.{leaf}"] - {"eagerrun.errors"} for leaf in LEAVES}
     assert beyond_errors == {leaf: set() for leaf in LEAVES}
+
+
+def test_the_reports_consoles_and_numbers_import_no_other_part_of_it() -> None:
+    imports = graph()
+    inside = {leaf: {m for m in imports[f"eagerrun.report.{leaf}"] if area(m) == "report"} for leaf in REPORT_LEAVES}
+    assert inside == {leaf: set() for leaf in REPORT_LEAVES}

@@ -11,7 +11,7 @@ import pytest
 
 from eagerrun.errors import EXIT_USAGE, EagerrunError
 from eagerrun.records import CsvSink, JsonlSink, Recorder, StepRecord, metrics_sink, summarize
-from eagerrun.report import rows_to_show
+from eagerrun.report.tables import rows_to_show
 from tests.conftest import run_in_process
 
 

@@ -18,7 +18,9 @@ from eagerrun import report
 from eagerrun.diagnostics.compare import compare_values
 from eagerrun.diagnostics.tracing import TraceCounter
 from eagerrun.records import Recorder, StepRecord, higher_is_better, metrics_sink, summarize
-from eagerrun.report import column_format, ms_format, prose, spans_decades, sparkline
+from eagerrun.report import numbers, steps, tables
+from eagerrun.report.console import measure, prose
+from eagerrun.report.numbers import column_format, ms_format, spans_decades, sparkline
 
 NUMBER = re.compile(r"(?<![\w.])-?\d+(?:\.\d+)?(?:e[+-]\d+)?(?![\w.])")
 
@@ -51,8 +53,8 @@ def loop_run(losses: list[float], **other: list[float]) -> list[StepRecord]:
 
 def rendered(records: list[StepRecord], *, width: int, terminal: bool, **options: object) -> str:
     out = console(width, terminal=terminal)
-    report.step_table(records, console=out, **options)  # type: ignore[arg-type]
-    report.steps_summary(summarize(records), mode="graph", wall_s=3.2, records=records, console=out)
+    report.show(report.StepTable(records, **options),  # type: ignore[arg-type]
+                report.StepsSummary(summarize(records), mode="graph", wall_s=3.2, records=records), console=out)
     return out.export_text()
 
 
@@ -111,8 +113,8 @@ def test_a_quantity_has_the_same_digits_in_table_summary_and_compare() -> None:
     assert "first step    2107.33 ms" in text and "2107.33 │" in text and "2,107" not in text
     out = console(120, terminal=False)
     graph = [StepRecord(**{**vars_of(r), "mode": "graph"}) for r in records]
-    report.comparison(compare_values({"eager": records, "graph": graph}, rtol=1e-4, atol=1e-6), log_every=None,
-                      as_json=False, console=out)
+    report.show(report.comparison(compare_values({"eager": records, "graph": graph}, rtol=1e-4, atol=1e-6),
+                                  log_every=None, as_json=False), console=out)
     compared = out.export_text()
     assert re.search(r"543\.4241 │ +543\.4241", compared) and "2107.33 │" in compared
 
@@ -213,10 +215,10 @@ def test_terminal_table_never_splits_a_number_or_a_header(width: int) -> None:
     headers, body = table_lines(text)
     assert all(len(line) <= width for line in text.splitlines()), text
     assert len(headers) == 2 and len(body) == len(records) + 3  # the steps, then the three validations
-    formats = report.value_formats(records)
+    formats = numbers.value_formats(records)
     whole = {formats[name](r.values.get(name)) for r in records for name in r.values} | {
         ms_format(r.time_s for r in records)(r.time_s) for r in records} | {str(r.step) for r in records} | {
-        report.format_rate(r.examples_per_s) for r in records} | {"0.35"}
+        numbers.format_rate(r.examples_per_s) for r in records} | {"0.35"}
     assert {token for line in body for token in NUMBER.findall(line)} <= whole, text
     header_cells = {cell.strip() for line in headers for cell in line.strip("┃").split("┃")}
     assert "val_accuracy" in header_cells and "accuracy" in header_cells
@@ -232,12 +234,12 @@ def test_columns_leave_in_the_documented_order() -> None:
     """val_* first, then examples/s, the metrics from the right, the note, the losses after the first; step,
     epoch, the first loss and time stay."""
     records = fit_run()
-    columns, rows = report.step_columns(records, records, phases=1)
+    columns, rows = steps.step_columns(records, records, phases=1)
     out = console(40, terminal=True)
-    kept, left = report.fit_columns(columns, rows, width=40, console=out)
+    kept, left = tables.fit_columns(columns, rows, width=40, console=out)
     assert [c.header for c in kept] == ["step", "epoch", "loss", "time (ms)"]
     assert [c.group for c in left] == ["metric"] * 4 + ["validation"] * 5 + ["rate", "note"]
-    assert report.LEAVE_OUT == ("validation", "rate", "batch", "metric", "note", "loss")
+    assert tables.LEAVE_OUT == ("validation", "rate", "batch", "metric", "note", "loss")
 
 
 def test_off_a_terminal_the_table_takes_its_width_and_lines_end_clean() -> None:
@@ -256,7 +258,7 @@ def test_summary_at_80_columns_cuts_no_name_or_number() -> None:
                        val_sparse_top_k_categorical_accuracy=[0.5 + i / 200 for i in range(60)],
                        discriminator_adversarial_loss=[1.0 + i / 100 for i in range(60)])
     out = console(80, terminal=True)
-    report.steps_summary(summarize(records), mode="eager", wall_s=1.0, records=records, console=out)
+    report.show(report.StepsSummary(summarize(records), mode="eager", wall_s=1.0, records=records), console=out)
     text = out.export_text()
     assert "…" not in text and all(len(line) <= 80 for line in text.splitlines()), text
     assert re.search(r"\n  discriminator_adversarial_loss +1\.0000 → 1\.5900  [▁-█]{8,39}\n", text), text
@@ -278,7 +280,7 @@ def test_long_runs_say_which_steps_are_shown() -> None:
     records = loop_run([1.0 / (i + 1) for i in range(3000)])
     text = rendered(records, width=120, terminal=True, metrics_out=Path("steps.jsonl"))
     assert "every 120th step shown, and each phase's first and last; all in steps.jsonl" in " ".join(text.split())
-    assert report.ordinal(1) == "1st" and report.ordinal(12) == "12th" and report.ordinal(22) == "22nd"
+    assert numbers.ordinal(1) == "1st" and numbers.ordinal(12) == "12th" and numbers.ordinal(22) == "22nd"
 
 
 def test_a_loss_curve_spanning_decades_is_on_a_log_scale() -> None:
@@ -310,8 +312,8 @@ def test_compare_table_fits_a_terminal() -> None:
     eager = loop_run([1.0 / (i + 1) for i in range(5)], accuracy=[0.5] * 5, gen_loss_long_name=[2.0] * 5)
     graph = [StepRecord(**{**vars_of(r), "mode": "graph"}) for r in eager]
     out = console(80, terminal=True)
-    report.comparison(compare_values({"eager": eager, "graph": graph}, rtol=1e-4, atol=1e-6), log_every=None,
-                      as_json=False, console=out)
+    report.show(report.comparison(compare_values({"eager": eager, "graph": graph}, rtol=1e-4, atol=1e-6),
+                                  log_every=None, as_json=False), console=out)
     text = out.export_text()
     headers, body = table_lines(text)
     assert len(headers) == 1 and len(body) == 5 and all(len(line) <= 80 for line in text.splitlines()), text
@@ -323,8 +325,8 @@ def test_a_column_that_left_comes_back_where_a_later_one_made_room() -> None:
     records = loop_run([1.0, 0.5, 0.25], m=[0.5, 0.6, 0.7])
     for record in records:
         record.validation_s = 0.35
-    columns, rows = report.step_columns(records, records, phases=1)
+    columns, rows = steps.step_columns(records, records, phases=1)
     out = console(200, terminal=True)
-    width = report.measure(report.build_table([c for c in columns if c.header != "note"], rows), out)
-    kept, left = report.fit_columns(columns, rows, width=width, console=out)
+    width = measure(tables.build_table([c for c in columns if c.header != "note"], rows), out)
+    kept, left = tables.fit_columns(columns, rows, width=width, console=out)
     assert [c.header for c in kept] == ["step", "loss", "m", "time (ms)"] and [c.header for c in left] == ["note"]

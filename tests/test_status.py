@@ -24,6 +24,8 @@ from eagerrun import interrupts, modes, report
 from eagerrun.cluster import distribute, launch
 from eagerrun.diagnostics.compare import LineCount, compare_values, run_watched
 from eagerrun.records import Recorder, StepRecord
+from eagerrun.report.steps import ValidationTable
+from eagerrun.report.tables import Column
 from eagerrun.session import fit_total
 from tests.conftest import run_in_process
 
@@ -87,7 +89,7 @@ def test_status_on_a_terminal_shows_and_leaves_nothing(terminal: tuple[Console, 
 def test_ctrl_c_while_tensorflow_loads_ends_the_echoed_line(monkeypatch, terminal, signum: int, ended: bool) -> None:
     """Ctrl-C while TensorFlow loads without a status (-q): the `^C` the terminal echoed gets its newline."""
     console, master = terminal
-    monkeypatch.setattr(report, "stderr", console)
+    monkeypatch.setattr(report.progress, "stderr", console)
     with pytest.raises(SystemExit) as exited, report.loading_tensorflow(enabled=False):
         interrupts._exit_now(signum, None)
     assert exited.value.code == {signal.SIGINT: 130, signal.SIGTERM: 143}[signum]
@@ -97,7 +99,7 @@ def test_ctrl_c_while_tensorflow_loads_ends_the_echoed_line(monkeypatch, termina
 def test_compare_status_names_the_run_and_its_steps(terminal, monkeypatch) -> None:
     """compare's status: which run of how many, loading until its first step, then its steps so far."""
     console, master = terminal
-    monkeypatch.setattr(report, "stderr", console)
+    monkeypatch.setattr(report.progress, "stderr", console)
     with report.compare_status(["eager", "graph"]) as show:
         show("eager", None)
         show("graph", 34)
@@ -178,13 +180,13 @@ def test_fit_total_is_steps_times_epochs(params, first: StepRecord, total: int |
 def test_a_stopped_runs_title_says_what_stopped_it_and_where(signum: int, planned: int | None, title: str) -> None:
     """Ctrl-C at step 206 of 800 is in the table's title, not only the closing line's exit 130."""
     console = recording(terminal=False)
-    report.step_table(steps(206), stopped_by=signum, planned=planned, console=console)
+    report.show(report.StepTable(steps(206), stopped_by=signum, planned=planned), console=console)
     assert console.export_text().splitlines()[0] == title
 
 
 def test_a_run_that_ended_has_no_stop_in_its_title() -> None:
     console = recording(terminal=False)
-    report.step_table(steps(3), console=console)
+    report.show(report.StepTable(steps(3)), console=console)
     assert console.export_text().splitlines()[0] == "3 steps, graph mode"
 
 
@@ -229,7 +231,7 @@ def test_the_script_that_switched_is_who_decided() -> None:
 ], ids=["flag", "script", "both"])
 def test_closing_line_names_the_mode_the_steps_ran_in(ran: list[tuple[str, str]], line: str) -> None:
     console = recording(terminal=False, width=200)
-    report.run_summary(modes=ran, target="train.py", wall_s=1.0, exit_code=0, console=console)
+    report.show(report.run_summary(modes=ran, target="train.py", wall_s=1.0, exit_code=0), console=console)
     assert line in console.export_text()
 
 
@@ -266,11 +268,10 @@ def test_one_step_is_one_step() -> None:
     console = recording(terminal=False)
     record = StepRecord(step=1, epoch=1, time_s=0.01, mode="graph", traced=False, source="fit",
                         values={"loss": 1.0, "val_loss": 0.9})
-    report.step_table([record], console=console)
-    report.validation_table([record], [report.Column("val_loss", ["0.9"], "validation")], width=None,
-                            where="", console=console)
-    report.comparison(compare_values({"eager": [record], "graph": [record]}, rtol=0, atol=0), log_every=None,
-                      as_json=False, console=console)
+    report.show(report.StepTable([record]),
+                ValidationTable([record], [Column("val_loss", ["0.9"], "validation")], width=None, where=""),
+                report.comparison(compare_values({"eager": [record], "graph": [record]}, rtol=0, atol=0),
+                                  log_every=None, as_json=False), console=console)
     text = console.export_text()
     assert text.startswith("1 step, graph mode")
     assert "val_* values, 1 validation\n" in text and "agrees over 1 step " in text

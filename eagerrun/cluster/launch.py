@@ -333,7 +333,7 @@ def worker_failure(worker: Worker, code: int, count: int) -> WorkerFailed:
 
     lines = worker.error_lines()
     for line in lines:
-        report.worker_line(worker.index, line)
+        report.show(report.worker_line(worker.index, line))
     reason = lines[-1].removeprefix("eagerrun: error: ") if lines else ""
     how = f"was killed by signal {-code}" if code < 0 else f"failed (exit {code})"
     return WorkerFailed(f"worker {worker.index} of {count} {how}{': ' + reason if reason else ''}", code=code)

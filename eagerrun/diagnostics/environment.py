@@ -1,4 +1,4 @@
-"""`eagerrun env`: the facts a bug report needs, gathered as one dict (report.py prints it).
+"""`eagerrun env`: the facts a bug report needs, gathered as one dict (report/environment.py builds what shows it).
 
 Nothing here may fail on an ordinary machine: a CPU-only machine, a TensorFlow built without CUDA, a
 platform without a RAM count or without `nvidia-smi` each give a missing value (None), never an error.
