@@ -111,7 +111,13 @@ def random_op_suspect(op: RandomOp) -> Suspect | None:
                                 any(k.arg == "seed" for k in n.keywords) for n in ast.walk(tree)):
         return None
     scope = f", name scope {op.scope}" if op.scope else ""
-    return Suspect(file, line, code, "unseeded_random_op", detail=f"{op.op_type} in {' → '.join(op.calls)}{scope}")
+    within = f" in {' → '.join(op.calls)}" if op.calls else ""
+    if op.in_library:
+        made = f"{op.op_type}, made by the Keras code this line calls{within}"
+        if ".fit(" in code:
+            made += ": fit shuffles arrays with it (fit(..., shuffle=False), or a tf.data dataset, draws alike)"
+        return Suspect(file, line, code, "unseeded_random_op", detail=made)
+    return Suspect(file, line, code, "unseeded_random_op", detail=f"{op.op_type}{within}{scope}")
 
 
 def own_nodes(function: ast.AST) -> Iterator[ast.AST]:

@@ -21,6 +21,7 @@ steps: a traced graph runs without Python).
 from __future__ import annotations
 
 import contextlib
+import os
 import sys
 import threading
 from collections import defaultdict
@@ -39,6 +40,8 @@ RANDOM_OPS = frozenset({
     "Multinomial", "RandomShuffle", "RandomGamma", "RandomPoisson", "RandomPoissonV2", "RandomCrop",
 })
 
+KERAS_DIR = f"{os.sep}keras{os.sep}"
+
 
 @dataclass(frozen=True)
 class RandomOp:
@@ -49,10 +52,11 @@ class RandomOp:
     op_type: str
     scope: str  # the op's name scope in its graph: a Keras layer's name shows here ("sampling/random_normal")
     calls: tuple[str, ...]  # the user's functions from the outermost to the one with the line
+    in_library: bool = False  # made by Keras' code that the line calls (fit's shuffle), not by a tf.random call
 
     def as_json(self) -> dict[str, Any]:
         return {"file": self.file, "line": self.line, "op": self.op_type, "scope": self.scope,
-                "calls": list(self.calls)}
+                "calls": list(self.calls), "in_library": self.in_library}
 
 
 @dataclass
@@ -109,13 +113,15 @@ class TraceEvidence:
         for op in operations(graph):
             if op.type not in RANDOM_OPS:
                 continue
-            frames = [frame for frame in op.traceback if not is_library_file(frame.filename)]
+            stack = list(op.traceback)
+            frames = [frame for frame in stack if not is_library_file(frame.filename)]
             if not frames:
                 continue
             where = frames[-1]
             found = RandomOp(file=where.filename, line=where.lineno, op_type=op.type,
                              scope=op.name.rpartition("/")[0],
-                             calls=tuple(frame.name for frame in frames if frame.name != "<module>"))
+                             calls=tuple(frame.name for frame in frames if frame.name != "<module>"),
+                             in_library=any(KERAS_DIR in frame.filename for frame in stack[stack.index(where):]))
             with self._lock:
                 self.random_ops.setdefault((found.file, found.line, found.op_type), found)
 
