@@ -31,6 +31,6 @@ def train_step(x):
 
 
 data = tf.data.Dataset.from_tensor_slices(np.random.default_rng(0).normal(size=(256, 8)).astype("float32")).batch(32)
-for epoch in range(2):
+for _epoch in range(2):
     for x in data:
         loss = train_step(x)
