@@ -366,3 +366,21 @@ def test_bisect_says_when_only_a_gradient_differs() -> None:
     assert parting.gradient_of.endswith("below/kernel") and parting.step == 5
     agreeing = keras.Sequential([keras.Input((4,)), keras.layers.Dense(4), keras.layers.Dense(1)])
     assert parting_on(agreeing, [tf.ones((2, 4))], step=1, rtol=1e-4, atol=1e-6).layers_compared == 2
+
+
+def test_bisect_finds_fits_model_and_batch_behind_its_train_function() -> None:
+    """In-process: Keras fit's train function takes an iterator and closes over the model two functions
+    down; the bisector finds the model there and takes the iterator's next element as the step's batch."""
+    import keras
+    import numpy as np
+    import tensorflow as tf
+
+    from eagerrun.diagnostics.bisect import batch_of, models_reachable
+
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    model.compile("sgd", "mse")
+    model.fit(np.ones((4, 3), "float32"), np.zeros((4, 2), "float32"), batch_size=2, epochs=1, verbose=0)
+    assert model in models_reachable(model.train_function, ())
+    iterator = iter(tf.data.Dataset.from_tensor_slices((np.arange(6.0).reshape(2, 3), np.zeros((2, 2)))).batch(2))
+    x, y = batch_of((iterator,))
+    assert x.shape == (2, 3) and y.shape == (2, 2) and float(x[1, 0]) == 3.0

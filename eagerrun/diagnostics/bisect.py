@@ -64,7 +64,7 @@ class Bisector:
         self._calls[key] = self._calls.get(key, 0) + 1
         if self._calls[key] != self.step:
             return
-        batch = [value for value in (*args, *kwargs.values()) if is_tensor_like(value)]
+        batch = batch_of((*args, *kwargs.values()))
         self._probing = True
         try:
             found = (parting_on(model, batch, step=self.step, rtol=self.rtol, atol=self.atol) for model in models)
@@ -77,24 +77,59 @@ class Bisector:
 
 def models_reachable(function: Any, args: tuple[Any, ...]) -> list[Any]:
     """The Keras models a tf.function's call can reach: its arguments, its `self`, its closure and the
-    globals its code names."""
+    globals its code names, each followed by the models inside it."""
     import keras
 
     python_function = getattr(function, "python_function", None) or function
     candidates: list[Any] = list(args)
     candidates.append(getattr(python_function, "__self__", None))
+    candidates += closure_values(python_function, depth=3)
     code = getattr(python_function, "__code__", None)
-    for cell in getattr(python_function, "__closure__", None) or ():
-        with contextlib.suppress(ValueError):
-            candidates.append(cell.cell_contents)
     if code is not None:
         names = set(code.co_names)
         candidates += [value for name, value in getattr(python_function, "__globals__", {}).items() if name in names]
     found: list[Any] = []
     for value in candidates:
-        if isinstance(value, keras.Model) and value.built and all(value is not seen for seen in found):
-            found.append(value)
+        if isinstance(value, keras.Model):
+            for model in (value, *submodels(value)):  # a model without a call of its own (TF's CVAE) has parts
+                if all(model is not seen for seen in found):
+                    found.append(model)
     return found
+
+
+def closure_values(function: Any, *, depth: int) -> list[Any]:
+    """The values a function closes over, and those of the functions among them, `depth` levels down (Keras'
+    train function closes over a function that closes over the model)."""
+    values: list[Any] = []
+    for cell in getattr(function, "__closure__", None) or ():
+        with contextlib.suppress(ValueError):
+            value = cell.cell_contents
+            values.append(value)
+            if depth > 1 and callable(value) and hasattr(value, "__closure__"):
+                values += closure_values(value, depth=depth - 1)
+    return values
+
+
+def submodels(model: Any) -> list[Any]:
+    import keras
+
+    return [layer for layer in model._flatten_layers(include_self=False) if isinstance(layer, keras.Model)]
+
+
+def batch_of(arguments: tuple[Any, ...]) -> list[Any]:
+    """The call's tensors; for an iterator argument (Keras fit's train function, eagerrun's trainer), the
+    tensors of its next element: the batch this step would have read (the run ends here, so it is not
+    missed)."""
+    import tensorflow as tf
+
+    batch: list[Any] = []
+    for value in arguments:
+        if is_tensor_like(value):
+            batch.append(value)
+        elif hasattr(value, "element_spec") and hasattr(value, "__next__"):
+            with contextlib.suppress(Exception):
+                batch += [tensor for tensor in tf.nest.flatten(next(value)) if is_tensor_like(tensor)]
+    return batch
 
 
 def is_tensor_like(value: Any) -> bool:

@@ -120,10 +120,20 @@ class TraceEvidence:
             where = frames[-1]
             found = RandomOp(file=where.filename, line=where.lineno, op_type=op.type,
                              scope=op.name.rpartition("/")[0],
-                             calls=tuple(frame.name for frame in frames if frame.name != "<module>"),
+                             calls=calls_of(frames),
                              in_library=any(KERAS_DIR in frame.filename for frame in stack[stack.index(where):]))
             with self._lock:
                 self.random_ops.setdefault((found.file, found.line, found.op_type), found)
+
+
+def calls_of(frames: list[Any]) -> tuple[str, ...]:
+    """The user's function names from the outermost down, each once in a row (AutoGraph's loop and branch
+    bodies repeat the function they are in), without the script's module level."""
+    names: list[str] = []
+    for frame in frames:
+        if frame.name != "<module>" and (not names or names[-1] != frame.name):
+            names.append(frame.name)
+    return tuple(names)
 
 
 def operations(graph: Any, seen: set[int] | None = None) -> Iterator[Any]:
