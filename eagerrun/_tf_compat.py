@@ -18,7 +18,7 @@ from typing import Any, Literal
 PrivateName = Literal[
     "ops", "EagerTensor", "FuncGraph", "tracing_compilation", "tf_decorator", "tf_stack", "executing_eagerly",
     "functions_run_eagerly", "Function", "ConcreteFunction", "distribute_lib", "MirroredReplicaThread",
-    "expand_tasks_per_node", "debug_mode", "BaseOptimizer", "autograph_api",
+    "expand_tasks_per_node", "debug_mode", "BaseOptimizer", "autograph_api", "OwnedIterator", "EagerTensorBase",
 ]
 
 # name: (module, attribute of it, or None for the module itself)
@@ -41,6 +41,8 @@ PRIVATE: dict[str, tuple[str, str | None]] = {
     "debug_mode": ("tensorflow.python.data.ops.debug_mode", None),
     "BaseOptimizer": ("keras.src.optimizers.base_optimizer", "BaseOptimizer"),
     "autograph_api": ("tensorflow.python.autograph.impl.api", None),
+    "OwnedIterator": ("tensorflow.python.data.ops.iterator_ops", "OwnedIterator"),
+    "EagerTensorBase": ("tensorflow.python.framework.ops", "_EagerTensorBase"),
 }
 
 # The private attributes of those that eagerrun patches or reads.
@@ -55,6 +57,8 @@ ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "ops": ("get_default_graph",),
     "BaseOptimizer": ("apply",),
     "autograph_api": ("_convert_actual",),
+    "OwnedIterator": ("__next__",),
+    "EagerTensorBase": ("numpy", "__float__", "__int__", "__bool__", "__index__"),
 }
 
 

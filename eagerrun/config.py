@@ -143,6 +143,7 @@ class RunConfig:
     script_decides: bool = False
     max_retraces: int | None = None  # stop (exit 4) when a tf.function retraces more often
     check_numerics: bool = False  # stop (exit 3) at the first op that makes an Inf or NaN, and name it
+    breakdown: bool = True  # each step's time in parts (input, tracing, the step's functions, Python between)
     explain_traces: bool = False  # the run report names the random ops traced and the side effects that ran
     bisect_step: int | None = None  # compare --bisect: the run ends at that step, its layers compared
     bisect_tolerance: tuple[float, float] = (1e-4, 1e-6)  # (rtol, atol) of that comparison
@@ -159,7 +160,8 @@ class RunConfig:
             argv += ["--train", *train_argv(self.train)]
         argv += output_argv(self.output)
         argv += option("--seed", self.seed) + option("--max-retraces", self.max_retraces)
-        argv += flag("--no-autolog", not self.autolog) + flag("--script-decides", self.script_decides)
+        argv += flag("--no-autolog", not self.autolog) + flag("--no-breakdown", not self.breakdown)
+        argv += flag("--script-decides", self.script_decides)
         argv += flag("--check-numerics", self.check_numerics) + flag("--explain-traces", self.explain_traces)
         if self.bisect_step is not None:
             argv += ["--bisect-step", str(self.bisect_step), "--bisect-tolerance", *map(str, self.bisect_tolerance)]

@@ -19,6 +19,29 @@ from typing import IO, Any, Protocol
 from eagerrun.errors import EXIT_USAGE, EagerrunError
 
 
+@dataclass(frozen=True)
+class Breakdown:
+    """One step's time, in parts that add up to it (diagnostics/breakdown.py measures them)."""
+
+    input_s: float
+    trace_s: float
+    run_s: float
+    python_s: float
+    host_reads: int = 0  # the user's reads of a tensor's value on the host during the step
+
+    def as_json(self) -> dict[str, Any]:
+        return {"input_s": self.input_s, "trace_s": self.trace_s, "run_s": self.run_s, "python_s": self.python_s,
+                "host_reads": self.host_reads}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Breakdown | None:
+        """The breakdown a metrics line holds (its keys beside the step's), or None where it has none."""
+        if data.get("run_s") is None:
+            return None
+        return cls(input_s=data["input_s"], trace_s=data["trace_s"], run_s=data["run_s"],
+                   python_s=data["python_s"], host_reads=data.get("host_reads", 0))
+
+
 @dataclass(slots=True)  # not frozen: a frozen dataclass's __init__ took 1.4 µs, 5x this one's, for each step
 class StepRecord:
     """One finished step. `time_s` ends when the step's values were on the host: what the user waited for.
@@ -43,6 +66,7 @@ class StepRecord:
     batches_per_call: int = 1  # fit's steps_per_execution: K batches share one call's values and time
     validation_s: float | None = None  # fit's validation after this step, timed apart from it
     skipped: bool = False  # --precision mixed_float16: non-finite gradients, no update (the loss scale halved)
+    breakdown: Breakdown | None = None  # where its time went; None where the run did not measure it
 
     @property
     def loss(self) -> float | None:
@@ -73,6 +97,8 @@ class StepRecord:
             data["validation_s"] = self.validation_s
         if self.skipped:
             data["skipped"] = True
+        if self.breakdown is not None:
+            data.update(self.breakdown.as_json())
         bad = {}
         for name, value in self.values.items():
             key = value_key(name)
@@ -96,12 +122,12 @@ class StepRecord:
                    phase=data.get("phase", 1), batch_size=data.get("batch_size"),
                    replicas=data.get("replicas", 1), retraced=data.get("retraced", False),
                    batches_per_call=data.get("batches_per_call", 1), validation_s=data.get("validation_s"),
-                   skipped=data.get("skipped", False))
+                   skipped=data.get("skipped", False), breakdown=Breakdown.from_json(data))
 
 
 RECORD_KEYS = frozenset({"step", "phase", "epoch", "time_s", "mode", "traced", "source", "batch_size", "replicas",
                          "retraced", "batches_per_call", "validation_s", "non_finite", "finite",
-                         "skipped"})
+                         "skipped", "input_s", "trace_s", "run_s", "python_s", "host_reads"})
 VALUE_PREFIX = "value."
 
 
@@ -271,6 +297,12 @@ def metrics_sink(path: Path, *, append: bool = False) -> StepSink:
     return CsvSink(path, append=append) if path.suffix.lower() == ".csv" else JsonlSink(path, append=append)
 
 
+class StepSpans(Protocol):
+    """What the recorder asks of the run's timeline: a span's breakdown, per step."""
+
+    def spent(self, start: float, end: float, *, steps: int = 1) -> Breakdown: ...
+
+
 class Recorder:
     """Collects the run's steps and hands each to the sinks and listeners as soon as it exists.
 
@@ -285,14 +317,17 @@ class Recorder:
         self.listeners: list[Callable[[StepRecord], None]] = []
         self.next_step = first_step
         self.replicas = 1
+        self.timeline: StepSpans | None = None  # where a step's time went (diagnostics/breakdown.py)
 
     def add(self, *, time_s: float, source: str, loss: float | None = None,
             values: Mapping[str, float | None] | None = None, metrics: Mapping[str, float] | None = None,
             epoch: int | None = None, phase: int = 1, traced: bool = False, retraced: bool = False,
             batch_size: int | None = None, batches_per_call: int = 1,
-            validation_s: float | None = None, skipped: bool = False, step: int | None = None) -> StepRecord:
+            validation_s: float | None = None, skipped: bool = False, step: int | None = None,
+            span: tuple[float, float] | None = None, span_steps: int = 1) -> StepRecord:
         """Record a step: number `step`, else the next one. `values` (losses first, then metrics) or, for a
-        single loss, `loss` and `metrics`."""
+        single loss, `loss` and `metrics`. `span`: the perf_counter moments the step ran between (shared by
+        `span_steps` steps), for its breakdown where the run measures one (`timeline`)."""
         if values is None:
             values = {"loss": loss, **(metrics or {})}
         if step is None:
@@ -300,7 +335,9 @@ class Recorder:
         record = StepRecord(step=step, epoch=epoch, time_s=time_s, mode=self.mode, traced=traced,
                             source=source, values=values, phase=phase, batch_size=batch_size,
                             replicas=self.replicas, retraced=retraced, batches_per_call=batches_per_call,
-                            validation_s=validation_s, skipped=skipped)
+                            validation_s=validation_s, skipped=skipped,
+                            breakdown=None if span is None or self.timeline is None else
+                            self.timeline.spent(*span, steps=span_steps))
         self.next_step = step + 1
         self.records.append(record)
         for sink in self.sinks:
@@ -422,6 +459,7 @@ class RunReport:
     error_at: str | None = None  # the user's file:line the script's exception came from
     suspects: list[dict[str, Any]] | None = None  # --explain-traces: side_effects.Suspect.as_json() each
     parting: dict[str, Any] | None = None  # --bisect-step: bisect.Parting.as_json()
+    time: dict[str, Any] | None = None  # where the steps' time went: breakdown.TimeReport.as_json()
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(self.__dict__, indent=1) + "\n", encoding="utf-8")

@@ -23,6 +23,7 @@ from eagerrun.cluster import distribute
 from eagerrun.config import RunConfig, Settled, StrategyOptions
 from eagerrun.diagnostics import postmortem
 from eagerrun.diagnostics.bisect import Bisector
+from eagerrun.diagnostics.breakdown import Timeline, TimeReport, where_time_went
 from eagerrun.diagnostics.numerics import NumericsReport, is_numerics_error, numerics_report
 from eagerrun.diagnostics.side_effects import suspects_of
 from eagerrun.diagnostics.trace_evidence import TraceEvidence
@@ -57,6 +58,8 @@ def run_with(settled: Settled, process: switches.ProcessSwitches) -> int:
                          switches=process)
         strategy = distribute.create_strategy(strategy_options)  # before any op: it may configure the runtime
     recorder = Recorder(mode=config.mode.mode)  # its sinks are opened by start_outputs, as the steps start
+    timeline = Timeline() if config.breakdown else None
+    recorder.timeline = timeline
     step_modes = modes.StepModes(config.mode, on_switch=lambda mode: setattr(recorder, "mode", mode))
     plan = PlannedSteps()
     recorder.listeners += [step_modes.step, plan.step]
@@ -80,14 +83,15 @@ def run_with(settled: Settled, process: switches.ProcessSwitches) -> int:
             seed_everything(config.seed)
             if config.train is not None:
                 run_stack.enter_context(hooks.installed(traces=traces, mode_guard=guard, evidence=evidence,
-                                                        before_call=before_call))
+                                                        before_call=before_call, timeline=timeline))
                 outcome = run_trainer(config, recorder, traces, strategy, plan, process)
             else:
                 steps = StepCollector(recorder, traces, autolog=config.autolog, eager=config.mode.eager,
                                       check_numerics=config.check_numerics)
                 plan.fit_of = steps
                 run_stack.enter_context(hooks.installed(traces=traces, steps=steps, mode_guard=guard,
-                                                        evidence=evidence, before_call=before_call))
+                                                        evidence=evidence, before_call=before_call,
+                                                        timeline=timeline))
                 outcome = run_script(config, recorder, plan)
         if stop.signum is not None and outcome.exit_code == 0:
             # the signal came after the last step's end, where nothing asked whether to stop: still 130/143
@@ -115,15 +119,19 @@ def run_with(settled: Settled, process: switches.ProcessSwitches) -> int:
                                    function=steps.failed_in if steps is not None else None,
                                    script=config.target.script)
         outcome = replace(outcome, exit_code=EXIT_NONFINITE_LOSS)
+    time_report = None
+    if timeline is not None and recorder.records:
+        time_report = where_time_went(recorder.records, timeline, [f.as_json() for f in traces.functions.values()])
     if config.output.run_report is not None:
         try:
-            run_report(config, outcome, recorder, traces, wall_s, step_modes, evidence, bisector).write(
-                config.output.run_report)
+            run_report(config, outcome, recorder, traces, wall_s, step_modes, evidence, bisector,
+                       time_report).write(config.output.run_report)
         except OSError as exc:
             unwritten.append(f"--run-report {config.output.run_report}: not written ({exc.strerror or exc})")
     if unwritten and outcome.exit_code == 0:
         outcome = replace(outcome, exit_code=EXIT_FAILURE)  # an output asked for and lost is a failed run
     show_outcome(config, outcome, recorder, wall_s, strategy=strategy, steps=steps, traces=traces,
+                 time_report=time_report,
                  numerics=numerics, unwritten=unwritten, step_modes=step_modes, stopped_by=stopped_by,
                  planned=plan.total)
     if failure is not None:
@@ -133,7 +141,7 @@ def run_with(settled: Settled, process: switches.ProcessSwitches) -> int:
 
 def run_report(config: RunConfig, outcome: loader.ScriptOutcome, recorder: Recorder, traces: TraceCounter,
                wall_s: float, step_modes: modes.StepModes, evidence: TraceEvidence | None = None,
-               bisector: Bisector | None = None) -> RunReport:
+               bisector: Bisector | None = None, time_report: TimeReport | None = None) -> RunReport:
     error = outcome.error
     ran = step_modes.modes()
     return RunReport(
@@ -142,7 +150,8 @@ def run_report(config: RunConfig, outcome: loader.ScriptOutcome, recorder: Recor
         error=None if error is None else error_line(error), error_at=None if error is None else user_line_of(error),
         functions=[function.as_json() for function in traces.functions.values()],
         suspects=None if evidence is None else [suspect.as_json() for suspect in suspects_of(evidence)],
-        parting=None if bisector is None or bisector.parting is None else bisector.parting.as_json())
+        parting=None if bisector is None or bisector.parting is None else bisector.parting.as_json(),
+        time=None if time_report is None else time_report.as_json())
 
 
 def start_outputs(config: RunConfig, recorder: Recorder) -> None:
@@ -284,7 +293,8 @@ def show_outcome(config: RunConfig, outcome: loader.ScriptOutcome, recorder: Rec
                  strategy: Any = None, steps: StepCollector | None = None,
                  traces: TraceCounter | None = None, numerics: NumericsReport | None = None,
                  unwritten: list[str] | None = None, step_modes: modes.StepModes | None = None,
-                 stopped_by: int | None = None, planned: int | None = None) -> None:
+                 stopped_by: int | None = None, planned: int | None = None,
+                 time_report: TimeReport | None = None) -> None:
     """The script's own error first (it is the script's output), then eagerrun's table and summary, each
     output that could not be written, and the closing line. A --check-numerics stop shows its short report
     instead of TensorFlow's long error. A run stopped by a signal says so in the table's title, with the
@@ -312,7 +322,9 @@ def show_outcome(config: RunConfig, outcome: loader.ScriptOutcome, recorder: Rec
         report.show(report.StepTable(recorder.records, log_every=config.output.log_every, stopped_by=stopped_by,
                                      planned=planned),
                     report.StepsSummary(summarize(recorder.records), mode=report.modes_text(ran), wall_s=wall_s,
-                                        records=recorder.records))
+                                        records=recorder.records, extra=None if time_report is None else {
+                                            "time goes": time_report.shares.line(),
+                                            "verdict": time_report.verdict.text}))
     elif stopped_by is not None:
         report.show(report.stopped_before_steps(stopped_by))
     elif steps is not None and outcome.exit_code == 0:  # a script that failed has its own error to read

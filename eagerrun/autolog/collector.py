@@ -539,7 +539,8 @@ class StepCollector:
             traced = end.traces > start.traces
             add(time_s=end.at - start.at, source="autolog", values=numbers, phase=phase, traced=traced,
                 retraced=traced and retraced_between(start.traces, end.traces),
-                batches_per_call=batches if batches.__class__ is int else batches_of(batches))
+                batches_per_call=batches if batches.__class__ is int else batches_of(batches),
+                span=(start.at, end.at))
         self._flushed_at = time.perf_counter()
 
     def close_open_step(self) -> None:
@@ -548,8 +549,10 @@ class StepCollector:
 
     def _record(self, *, start: Clock, end: Clock, source: str, values: dict[str, float | None],
                 phase: int | None = None, head: Hashable = None, epoch: int | None = None,
-                batch_size: int | None = None, batches_per_call: int = 1, validation_s: float | None = None) -> None:
-        """Record one step; without `phase`, a step of `head`'s kind (fit's batches, log_step calls)."""
+                batch_size: int | None = None, batches_per_call: int = 1, validation_s: float | None = None,
+                span: tuple[float, float] | None = None) -> None:
+        """Record one step; without `phase`, a step of `head`'s kind (fit's batches, log_step calls). `span`:
+        the moments of the call it shares with the others of `batches_per_call` (fit's steps_per_execution)."""
         if phase is None:
             phase = self._phase_for(head)
             self._pattern = {head}
@@ -557,7 +560,8 @@ class StepCollector:
         self.recorder.add(time_s=end.at - start.at, source=source, values=values, epoch=epoch, phase=phase,
                           traced=end.traces > start.traces,
                           retraced=self.traces.retraced_between(start.traces, end.traces),
-                          batch_size=batch_size, batches_per_call=batches_per_call, validation_s=validation_s)
+                          batch_size=batch_size, batches_per_call=batches_per_call, validation_s=validation_s,
+                          span=span or (start.at, end.at), span_steps=batches_per_call if span else 1)
         self._last_end = end
         self._last_phase = phase
         self._activity = None

@@ -121,7 +121,7 @@ def fit_step_logger() -> type:
                     values={**numbers, **{n: to_float(v) for n, v in validation.items()}} if last_batch else numbers,
                     batches_per_call=count, start=begin,
                     end=end if last_batch else Clock(begin.at + share, begin.traces),
-                    validation_s=validation_s if last_batch else None)
+                    validation_s=validation_s if last_batch else None, span=(start.at, end.at))
 
     return EagerrunStepLogger
 

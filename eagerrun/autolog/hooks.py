@@ -14,6 +14,9 @@
 | `tf.GradientTape.gradient`                          | a training target (the loss) and the gradients it gave     |
 | Keras `BaseOptimizer.apply`                         | an optimizer update                                        |
 | AutoGraph's `_convert_actual` (with `evidence`)     | a function converted: its map back to the user's lines     |
+| with `timeline`: `Function.__call__`, the trace,    | where a step's time goes: running the step's functions,    |
+| tf.data's `OwnedIterator.__next__`, an eager        | tracing, waiting for input, the user's host reads of a     |
+| tensor's `numpy`/`__float__`/`__int__`/`__bool__`   | tensor (with their line)                                   |
 
 Each is a class attribute replaced on entry and put back on exit, whatever ends the run. They act only for
 the thread that installed them: a tf.function called from a data-loading thread goes straight to TensorFlow
@@ -33,14 +36,18 @@ import dataclasses
 import functools
 import inspect
 import logging
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 from eagerrun import _tf_compat as private
+from eagerrun.diagnostics.breakdown import READ, RUN, TRACE, Timeline
 from eagerrun.diagnostics.trace_evidence import TraceEvidence
 from eagerrun.diagnostics.tracing import TraceCounter
 from eagerrun.errors import EagerrunError
+from eagerrun.user_code import is_library_file
 
 
 class StepEvents(Protocol):
@@ -82,7 +89,8 @@ def active_steps() -> StepEvents | None:
 def installed(*, traces: TraceCounter, steps: StepEvents | None = None,
               mode_guard: Callable[[bool], None] | None = None,
               evidence: TraceEvidence | None = None,
-              before_call: Callable[[Any, tuple[Any, ...], dict[str, Any]], None] | None = None) -> Iterator[None]:
+              before_call: Callable[[Any, tuple[Any, ...], dict[str, Any]], None] | None = None,
+              timeline: Timeline | None = None) -> Iterator[None]:
     """Install the trace counter, the mode guard (when given), with `steps` the step hooks, with `evidence`
     what each trace ran and built (`compare`'s graph run), with `before_call` a look at each outermost
     tf.function call before it runs (`compare --bisect`'s run, which ends there by SystemExit)."""
@@ -98,6 +106,8 @@ def installed(*, traces: TraceCounter, steps: StepEvents | None = None,
             stack.enter_context(_step_hooks(steps, owner))
         else:
             stack.enter_context(_traced_where_graphs_are_built())
+        if timeline is not None:
+            stack.enter_context(_timeline_hooks(timeline, owner))
         if before_call is not None:
             stack.enter_context(_before_call_hook(before_call, owner))
         if steps is not None:
@@ -171,6 +181,90 @@ def _trace_hook(traces: TraceCounter, owner: int, steps: StepEvents | None,
                     steps.writes_at_trace_end = False
 
     return hooked()
+
+
+@contextlib.contextmanager
+def _timeline_hooks(timeline: Timeline, owner: int) -> Iterator[None]:
+    """Each interval a step's breakdown is made of, noted as it ends, for the installing thread only: an
+    outermost tf.function call, an outermost trace, a tf.data iterator's `next`, a host read of a tensor by
+    the user's code (a read by TensorFlow's, Keras' or eagerrun's own code is theirs, not the loop's)."""
+    perf_counter = time.perf_counter
+    with contextlib.ExitStack() as stack:
+        Function = private.get("Function")
+        original_call = Function.__call__
+
+        @functools.wraps(original_call)
+        def call(function: Any, *args: Any, **kwargs: Any) -> Any:
+            if timeline.call_depth or threading.get_ident() != owner:
+                return original_call(function, *args, **kwargs)
+            timeline.call_depth = 1
+            start = perf_counter()
+            try:
+                return original_call(function, *args, **kwargs)
+            finally:
+                timeline.call_depth = 0
+                timeline.note(RUN, start, perf_counter())
+
+        stack.enter_context(_patched(Function, "__call__", call))
+        with contextlib.suppress(ImportError, AttributeError):
+            tc = private.get("tracing_compilation")
+            original_trace = tc._create_concrete_function
+
+            @functools.wraps(original_trace)
+            def trace(*args: Any) -> Any:
+                if timeline.trace_depth or threading.get_ident() != owner:
+                    return original_trace(*args)
+                timeline.trace_depth = 1
+                start = perf_counter()
+                try:
+                    return original_trace(*args)
+                finally:
+                    timeline.trace_depth = 0
+                    timeline.note(TRACE, start, perf_counter())
+
+            stack.enter_context(_patched(tc, "_create_concrete_function", trace))
+        with contextlib.suppress(ImportError, AttributeError):
+            OwnedIterator = private.get("OwnedIterator")
+            original_next = OwnedIterator.__next__
+
+            @functools.wraps(original_next)
+            def next_batch(iterator: Any) -> Any:
+                if threading.get_ident() != owner:
+                    return original_next(iterator)
+                start = perf_counter()
+                try:
+                    return original_next(iterator)
+                finally:
+                    timeline.waited(getattr(iterator, "_dataset", None), start, perf_counter())
+
+            stack.enter_context(_patched(OwnedIterator, "__next__", next_batch))
+        with contextlib.suppress(ImportError, AttributeError):
+            EagerTensorBase = private.get("EagerTensorBase")
+            for name in ("numpy", "__float__", "__int__", "__bool__", "__index__"):
+                stack.enter_context(_patched(EagerTensorBase, name, _host_read(getattr(EagerTensorBase, name),
+                                                                              timeline, owner)))
+        yield
+
+
+def _host_read(original: Callable[..., Any], timeline: Timeline, owner: int) -> Callable[..., Any]:
+    """A tensor method that brings its value to the host, noting the read when the user's code made it."""
+    perf_counter, frame_of = time.perf_counter, sys._getframe
+
+    @functools.wraps(original)
+    def read(tensor: Any, *args: Any, **kwargs: Any) -> Any:
+        if threading.get_ident() != owner:
+            return original(tensor, *args, **kwargs)
+        caller = frame_of(1)
+        file = caller.f_code.co_filename
+        if is_library_file(file):
+            return original(tensor, *args, **kwargs)
+        start = perf_counter()
+        try:
+            return original(tensor, *args, **kwargs)
+        finally:
+            timeline.note(READ, start, perf_counter(), site=f"{file}:{caller.f_lineno}")
+
+    return read
 
 
 @contextlib.contextmanager

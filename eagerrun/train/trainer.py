@@ -98,6 +98,7 @@ class ChunkEnd:
     elapsed: float
     traced: bool  # a tf.function traced during the chunk
     validation: tuple[dict[str, float], float] | None  # (val_ values, seconds), after its last step
+    started: float  # perf_counter when the runner began the chunk
     records: list[StepRecord] = field(default_factory=list)
 
 
@@ -250,7 +251,7 @@ class Trainer:
             started = time.perf_counter()
             outputs = self.runner.train(iterator, size)
             elapsed = time.perf_counter() - started
-            self._after_chunk(outputs, elapsed, traced=self.traces.count > traces_before)
+            self._after_chunk(outputs, elapsed, traced=self.traces.count > traces_before, started=started)
             if len(outputs) < size:
                 return
 
@@ -270,7 +271,7 @@ class Trainer:
             size = min(size, every - (step - 1) % every)
         return min(size, self._steps_to_validation(size))
 
-    def _after_chunk(self, outputs: StepOutputs, elapsed: float, *, traced: bool) -> None:
+    def _after_chunk(self, outputs: StepOutputs, elapsed: float, *, traced: bool, started: float) -> None:
         """Validate where due after the chunk's last step, move the position past the chunk, then run the
         actions in order."""
         count = len(outputs)
@@ -280,7 +281,7 @@ class Trainer:
         validation = self._validate_if_due(before.step + count, before.batch_in_epoch + count)
         self.position = before.after(count)
         chunk = ChunkEnd(outputs, range(before.step + 1, before.step + count + 1), self.position, elapsed,
-                         traced, validation)
+                         traced, validation, started=started)
         for action in self.actions:
             action(chunk)
 
@@ -293,7 +294,8 @@ class Trainer:
             chunk.records.append(self.recorder.add(
                 step=step, values={**values, **validated[0]} if validated else values, time_s=chunk.elapsed / count,
                 source="trainer", epoch=chunk.position.epoch, traced=chunk.traced and i == 0, batch_size=size,
-                validation_s=validated[1] if validated else None, skipped=self._skips.skipped(values)))
+                validation_s=validated[1] if validated else None, skipped=self._skips.skipped(values),
+                span=(chunk.started, chunk.started + chunk.elapsed), span_steps=count))
 
     def stop_on_non_finite(self, chunk: ChunkEnd) -> None:
         """Stop at the chunk's first non-finite loss, naming its step (a step the loss scale skipped is not
