@@ -265,8 +265,8 @@ def verdict(steady: Shares, every: Shares, *, timeline: Timeline, most_traced: t
     fit's own loop is the Python between its calls)."""
     if every.trace >= TRACING and most_traced is not None:
         name, count = most_traced
-        return Verdict("tracing", f"tracing: {name} traced {count} times ({round(every.trace * 100)}% of the steps' "
-                                  "time); the retrace report below says why")
+        return Verdict("tracing", f"tracing: {name} traced {count} times ({round(every.trace * 100)}% of the time "
+                                  "of the steps after the first); the retrace report below says why")
     if steady.input >= INPUT_BOUND and steady.input >= steady.run:
         text = f"input-bound: {round(steady.input * 100)}% of each step waits for the next batch"
         timed = pipeline()
@@ -324,12 +324,16 @@ def where_time_went(records: list[StepRecord], timeline: Timeline,
                     functions: Iterable[dict[str, Any]]) -> TimeReport | None:
     """The run's time report, from its records' breakdowns (None where none has one)."""
     measured = [(r.time_s, r.breakdown, r.traced) for r in records if r.breakdown is not None]
-    steady, every = shares_of(measured), shares_of(measured, tracing=True)
+    firsts = {min(r.step for r in records if r.phase == phase) for phase in {r.phase for r in records}}
+    after_first = [(r.time_s, r.breakdown, r.traced) for r in records
+                   if r.breakdown is not None and r.step not in firsts]  # a first trace is no retrace's cost
+    steady, every = shares_of(measured), shares_of(after_first, tracing=True) or shares_of(measured, tracing=True)
     if every is None:
         return None
     steady = steady or every
-    traced = max(functions, key=lambda f: f.get("traces", 0), default=None)
-    most_traced = (traced["name"], traced["traces"]) if traced and traced.get("traces", 0) > 1 else None
+    retraced = [f for f in functions if f.get("retraces")]
+    traced = max(retraced, key=lambda f: f.get("distinct_traces", 0), default=None)
+    most_traced = (traced["name"], traced["distinct_traces"]) if traced else None
 
     def pipeline() -> Pipeline | None:
         dataset = timeline.slowest_pipeline()
