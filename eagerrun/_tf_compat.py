@@ -19,6 +19,7 @@ PrivateName = Literal[
     "ops", "EagerTensor", "FuncGraph", "tracing_compilation", "tf_decorator", "tf_stack", "executing_eagerly",
     "functions_run_eagerly", "Function", "ConcreteFunction", "distribute_lib", "MirroredReplicaThread",
     "expand_tasks_per_node", "debug_mode", "BaseOptimizer", "autograph_api", "OwnedIterator", "EagerTensorBase",
+    "xplane_pb2", "profiler_plugin",
 ]
 
 # name: (module, attribute of it, or None for the module itself)
@@ -43,6 +44,8 @@ PRIVATE: dict[str, tuple[str, str | None]] = {
     "autograph_api": ("tensorflow.python.autograph.impl.api", None),
     "OwnedIterator": ("tensorflow.python.data.ops.iterator_ops", "OwnedIterator"),
     "EagerTensorBase": ("tensorflow.python.framework.ops", "_EagerTensorBase"),
+    "xplane_pb2": ("tensorflow.tsl.profiler.protobuf.xplane_pb2", None),
+    "profiler_plugin": ("tensorflow.python.profiler.internal._pywrap_profiler_plugin", None),
 }
 
 # The private attributes of those that eagerrun patches or reads.
@@ -59,6 +62,8 @@ ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "autograph_api": ("_convert_actual",),
     "OwnedIterator": ("__next__",),
     "EagerTensorBase": ("numpy", "__float__", "__int__", "__bool__", "__index__"),
+    "xplane_pb2": ("XSpace",),
+    "profiler_plugin": ("xspace_to_tools_data",),
 }
 
 

@@ -10,6 +10,7 @@ import difflib
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, NoReturn
 
 import click
@@ -193,6 +194,11 @@ def run_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--pdb", is_flag=True,
                      help="When the script raises, open Python's post-mortem debugger in its innermost frame "
                      "(needs a terminal)."),
+        click.option("--profile", type=StepRange(), metavar="START:STOP",
+                     help="Write a TensorBoard profile of steps START to STOP, a step marker for each, and show "
+                     "its top ops."),
+        click.option("--profile-dir", type=OutputPath(folder=True), metavar="DIR",
+                     help="Where --profile writes (default: eagerrun-profile)."),
         # compare's graph run: the run report also names the random ops traced and the side effects that ran
         click.option("--explain-traces", is_flag=True, hidden=True),
         # compare --bisect's run: at step N, compare the model's layers eager against graph, then end
@@ -202,6 +208,24 @@ def run_options(command: Callable[..., Any]) -> Callable[..., Any]:
     for option in reversed(options):
         command = option(command)
     return command
+
+
+class StepRange(click.ParamType):
+    """`START:STOP`, 1 <= START <= STOP: the steps `--profile` captures (`10:15`; `7` is 7:7)."""
+
+    name = "START:STOP"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> tuple[int, int]:
+        if isinstance(value, tuple):
+            return value
+        start, _, stop = str(value).partition(":")
+        try:
+            first, last = int(start), int(stop or start)
+        except ValueError:
+            self.fail(f"{value!r} is not START:STOP, two step numbers such as 10:15", param, ctx)
+        if not 1 <= first <= last:
+            self.fail(f"{value!r}: steps count from 1 and START comes before STOP, such as 10:15", param, ctx)
+        return first, last
 
 
 def own_options_among(ctx: click.Context, args: tuple[str, ...]) -> tuple[str, ...]:
@@ -223,7 +247,9 @@ def build_run_config(ctx: click.Context, *, target: str, args: tuple[str, ...], 
                          validate_every=options["validate_every"], precision=options["precision"])
     output = OutputOptions(metrics_out=options["metrics_out"], tensorboard=options["tensorboard"],
                            log_every=options["log_every"], quiet=options["quiet"], verbose=options["verbose"],
-                           run_report=options["run_report"], pdb=options["pdb"])
+                           run_report=options["run_report"], pdb=options["pdb"], profile=options["profile"],
+                           profile_dir=options["profile_dir"] or (Path("eagerrun-profile").resolve()
+                                                                  if options["profile"] else None))
     return RunConfig(mode=resolve_mode_from_context(ctx, eager=options["eager"], graph=options["graph"],
                                                     mode_option=options["mode_option"]),
                      target=target_of(ctx, target, args, as_module=options["as_module"]), output=output,

@@ -124,6 +124,8 @@ class OutputOptions:
     verbose: bool = False  # show TensorFlow's own start-up log lines
     run_report: Path | None = None  # one JSON object on how the run went (compare reads it)
     pdb: bool = False  # post-mortem debugger on the script's exception; the chief's alone, like the table
+    profile: tuple[int, int] | None = None  # --profile START:STOP, the steps a TensorBoard profile holds
+    profile_dir: Path | None = None  # where it goes
 
 
 @dataclass(frozen=True)
@@ -181,7 +183,9 @@ def train_argv(train: TrainOptions) -> list[str]:
 def output_argv(output: OutputOptions) -> list[str]:
     return [*option("--metrics-out", output.metrics_out), *option("--tensorboard", output.tensorboard),
             *option("--log-every", output.log_every), *flag("--quiet", output.quiet),
-            *flag("--verbose", output.verbose), *option("--run-report", output.run_report), *flag("--pdb", output.pdb)]
+            *flag("--verbose", output.verbose), *option("--run-report", output.run_report), *flag("--pdb", output.pdb),
+            *option("--profile", None if output.profile is None else "%d:%d" % output.profile),
+            *option("--profile-dir", output.profile_dir)]
 
 
 def option(name: str, value: object) -> list[str]:

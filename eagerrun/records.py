@@ -460,6 +460,7 @@ class RunReport:
     suspects: list[dict[str, Any]] | None = None  # --explain-traces: side_effects.Suspect.as_json() each
     parting: dict[str, Any] | None = None  # --bisect-step: bisect.Parting.as_json()
     time: dict[str, Any] | None = None  # where the steps' time went: breakdown.TimeReport.as_json()
+    profile: dict[str, Any] | None = None  # --profile: profile.Capture.as_json()
 
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(self.__dict__, indent=1) + "\n", encoding="utf-8")

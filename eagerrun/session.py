@@ -25,6 +25,7 @@ from eagerrun.diagnostics import postmortem
 from eagerrun.diagnostics.bisect import Bisector
 from eagerrun.diagnostics.breakdown import Timeline, TimeReport, where_time_went
 from eagerrun.diagnostics.numerics import NumericsReport, is_numerics_error, numerics_report
+from eagerrun.diagnostics.profile import Capture, StepProfiler
 from eagerrun.diagnostics.side_effects import suspects_of
 from eagerrun.diagnostics.trace_evidence import TraceEvidence
 from eagerrun.diagnostics.tracing import TraceCounter
@@ -67,7 +68,9 @@ def run_with(settled: Settled, process: switches.ProcessSwitches) -> int:
     evidence = TraceEvidence() if config.explain_traces else None
     bisector = None if config.bisect_step is None else Bisector(config.bisect_step, rtol=config.bisect_tolerance[0],
                                                                 atol=config.bisect_tolerance[1])
-    before_call = None if bisector is None else bisector.call_started
+    profiler = None if config.output.profile is None else StepProfiler(
+        *config.output.profile, logdir=config.output.profile_dir or Path("eagerrun-profile"))
+    watchers = [w for w in (profiler, bisector) if w is not None]
     guard = modes.script_mode_guard(config.mode, script_decides=config.script_decides, step_modes=step_modes)
     started = time.perf_counter()
     failure: EagerrunError | None = None
@@ -83,14 +86,14 @@ def run_with(settled: Settled, process: switches.ProcessSwitches) -> int:
             seed_everything(config.seed)
             if config.train is not None:
                 run_stack.enter_context(hooks.installed(traces=traces, mode_guard=guard, evidence=evidence,
-                                                        before_call=before_call, timeline=timeline))
+                                                        watchers=watchers, timeline=timeline))
                 outcome = run_trainer(config, recorder, traces, strategy, plan, process)
             else:
                 steps = StepCollector(recorder, traces, autolog=config.autolog, eager=config.mode.eager,
                                       check_numerics=config.check_numerics)
                 plan.fit_of = steps
                 run_stack.enter_context(hooks.installed(traces=traces, steps=steps, mode_guard=guard,
-                                                        evidence=evidence, before_call=before_call,
+                                                        evidence=evidence, watchers=watchers,
                                                         timeline=timeline))
                 outcome = run_script(config, recorder, plan)
         if stop.signum is not None and outcome.exit_code == 0:
@@ -108,6 +111,8 @@ def run_with(settled: Settled, process: switches.ProcessSwitches) -> int:
     finally:
         if steps is not None:
             steps.finish()
+        if profiler is not None:
+            profiler.finish()
         unwritten = close_outputs(recorder)
     wall_s = time.perf_counter() - started
     if stop is not None and stop.signum is not None:
@@ -119,19 +124,23 @@ def run_with(settled: Settled, process: switches.ProcessSwitches) -> int:
                                    function=steps.failed_in if steps is not None else None,
                                    script=config.target.script)
         outcome = replace(outcome, exit_code=EXIT_NONFINITE_LOSS)
+    capture = profiler.capture() if profiler is not None else None
+    if profiler is not None and capture is None:
+        log.warning("--profile %d:%d: the run ended before step %d's call; no profile written",
+                    profiler.start, profiler.stop, profiler.start)
     time_report = None
     if timeline is not None and recorder.records:
         time_report = where_time_went(recorder.records, timeline, [f.as_json() for f in traces.functions.values()])
     if config.output.run_report is not None:
         try:
             run_report(config, outcome, recorder, traces, wall_s, step_modes, evidence, bisector,
-                       time_report).write(config.output.run_report)
+                       time_report, capture).write(config.output.run_report)
         except OSError as exc:
             unwritten.append(f"--run-report {config.output.run_report}: not written ({exc.strerror or exc})")
     if unwritten and outcome.exit_code == 0:
         outcome = replace(outcome, exit_code=EXIT_FAILURE)  # an output asked for and lost is a failed run
     show_outcome(config, outcome, recorder, wall_s, strategy=strategy, steps=steps, traces=traces,
-                 time_report=time_report,
+                 time_report=time_report, capture=capture,
                  numerics=numerics, unwritten=unwritten, step_modes=step_modes, stopped_by=stopped_by,
                  planned=plan.total)
     if failure is not None:
@@ -141,7 +150,8 @@ def run_with(settled: Settled, process: switches.ProcessSwitches) -> int:
 
 def run_report(config: RunConfig, outcome: loader.ScriptOutcome, recorder: Recorder, traces: TraceCounter,
                wall_s: float, step_modes: modes.StepModes, evidence: TraceEvidence | None = None,
-               bisector: Bisector | None = None, time_report: TimeReport | None = None) -> RunReport:
+               bisector: Bisector | None = None, time_report: TimeReport | None = None,
+               capture: Capture | None = None) -> RunReport:
     error = outcome.error
     ran = step_modes.modes()
     return RunReport(
@@ -151,7 +161,8 @@ def run_report(config: RunConfig, outcome: loader.ScriptOutcome, recorder: Recor
         functions=[function.as_json() for function in traces.functions.values()],
         suspects=None if evidence is None else [suspect.as_json() for suspect in suspects_of(evidence)],
         parting=None if bisector is None or bisector.parting is None else bisector.parting.as_json(),
-        time=None if time_report is None else time_report.as_json())
+        time=None if time_report is None else time_report.as_json(),
+        profile=None if capture is None else capture.as_json())
 
 
 def start_outputs(config: RunConfig, recorder: Recorder) -> None:
@@ -294,7 +305,7 @@ def show_outcome(config: RunConfig, outcome: loader.ScriptOutcome, recorder: Rec
                  traces: TraceCounter | None = None, numerics: NumericsReport | None = None,
                  unwritten: list[str] | None = None, step_modes: modes.StepModes | None = None,
                  stopped_by: int | None = None, planned: int | None = None,
-                 time_report: TimeReport | None = None) -> None:
+                 time_report: TimeReport | None = None, capture: Capture | None = None) -> None:
     """The script's own error first (it is the script's output), then eagerrun's table and summary, each
     output that could not be written, and the closing line. A --check-numerics stop shows its short report
     instead of TensorFlow's long error. A run stopped by a signal says so in the table's title, with the
@@ -332,6 +343,8 @@ def show_outcome(config: RunConfig, outcome: loader.ScriptOutcome, recorder: Rec
                                     seen=steps.calls_not_steps() if config.autolog else []))
     if traces is not None:
         report.show(report.retraces(traces.retraced_functions()))
+    if capture is not None:
+        report.show(report.profile_summary(capture))
     report.show(report.run_summary(modes=ran, target=config.target.display, wall_s=wall_s,
                                    exit_code=outcome.exit_code,
                                    strategy=None if strategy is None else distribute.describe(strategy)))

@@ -39,7 +39,7 @@ import logging
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
 from eagerrun import _tf_compat as private
@@ -48,6 +48,13 @@ from eagerrun.diagnostics.trace_evidence import TraceEvidence
 from eagerrun.diagnostics.tracing import TraceCounter
 from eagerrun.errors import EagerrunError
 from eagerrun.user_code import is_library_file
+
+
+class CallWatcher(Protocol):
+    """What hears each outermost tf.function call (diagnostics/profile.py, diagnostics/bisect.py)."""
+
+    def call_started(self, function: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None: ...
+    def call_returned(self, function: Any) -> None: ...
 
 
 class StepEvents(Protocol):
@@ -89,11 +96,11 @@ def active_steps() -> StepEvents | None:
 def installed(*, traces: TraceCounter, steps: StepEvents | None = None,
               mode_guard: Callable[[bool], None] | None = None,
               evidence: TraceEvidence | None = None,
-              before_call: Callable[[Any, tuple[Any, ...], dict[str, Any]], None] | None = None,
-              timeline: Timeline | None = None) -> Iterator[None]:
+              watchers: Sequence[CallWatcher] = (), timeline: Timeline | None = None) -> Iterator[None]:
     """Install the trace counter, the mode guard (when given), with `steps` the step hooks, with `evidence`
-    what each trace ran and built (`compare`'s graph run), with `before_call` a look at each outermost
-    tf.function call before it runs (`compare --bisect`'s run, which ends there by SystemExit)."""
+    what each trace ran and built (`compare`'s graph run), with `watchers` a look at each outermost
+    tf.function call as it begins and ends (`--profile`'s step markers; `compare --bisect`'s run, which
+    ends there by SystemExit), with `timeline` each step's breakdown."""
     owner = threading.get_ident()
     with contextlib.ExitStack() as stack:
         stack.enter_context(_trace_hook(traces, owner, steps if steps is not None and steps.autolog else None,
@@ -108,8 +115,8 @@ def installed(*, traces: TraceCounter, steps: StepEvents | None = None,
             stack.enter_context(_traced_where_graphs_are_built())
         if timeline is not None:
             stack.enter_context(_timeline_hooks(timeline, owner))
-        if before_call is not None:
-            stack.enter_context(_before_call_hook(before_call, owner))
+        if watchers:
+            stack.enter_context(_call_watch(watchers, owner))
         if steps is not None:
             stack.callback(_active_steps.reset, _active_steps.set(steps))
         yield
@@ -268,10 +275,9 @@ def _host_read(original: Callable[..., Any], timeline: Timeline, owner: int) -> 
 
 
 @contextlib.contextmanager
-def _before_call_hook(before_call: Callable[[Any, tuple[Any, ...], dict[str, Any]], None],
-                      owner: int) -> Iterator[None]:
-    """`before_call(function, args, kwargs)` at each outermost tf.function call of the installing thread;
-    its SystemExit ends the run, anything else it raises is dropped."""
+def _call_watch(watchers: Sequence[CallWatcher], owner: int) -> Iterator[None]:
+    """Each watcher hears each outermost tf.function call of the installing thread begin and end. A
+    watcher's SystemExit ends the run (the bisect run's end); anything else it raises is dropped."""
     Function = private.get("Function")
     original_call = Function.__call__
     inside = [False]  # the owner thread is in a call already: the calls it makes are not outermost
@@ -280,13 +286,17 @@ def _before_call_hook(before_call: Callable[[Any, tuple[Any, ...], dict[str, Any
     def call(function: Any, *args: Any, **kwargs: Any) -> Any:
         if threading.get_ident() != owner or inside[0]:
             return original_call(function, *args, **kwargs)
-        with contextlib.suppress(Exception):
-            before_call(function, args, kwargs)
+        for watcher in watchers:
+            with contextlib.suppress(Exception):
+                watcher.call_started(function, args, kwargs)
         inside[0] = True
         try:
             return original_call(function, *args, **kwargs)
         finally:
             inside[0] = False
+            for watcher in watchers:
+                with contextlib.suppress(Exception):
+                    watcher.call_returned(function)
 
     with _patched(Function, "__call__", call):
         yield

@@ -74,6 +74,9 @@ class Bisector:
             self._probing = False
         raise SystemExit(0)
 
+    def call_returned(self, function: Any) -> None:
+        """(The bisect ends the run at a call's start: nothing to do at its end.)"""
+
 
 def models_reachable(function: Any, args: tuple[Any, ...]) -> list[Any]:
     """The Keras models a tf.function's call can reach: its arguments, its `self`, its closure and the

@@ -22,12 +22,13 @@ from eagerrun.report.notes import (
     stopped_before_steps,
     worker_line,
 )
+from eagerrun.report.profile import profile_summary
 from eagerrun.report.progress import compare_status, live_progress, loading_tensorflow, status
 from eagerrun.report.steps import StepsSummary, StepTable, modes_text, run_summary
 
 __all__ = [
     "StepTable", "StepsSummary", "check_report", "compare_status", "comparison", "environment", "error",
     "exit_message", "install_log_handler", "live_progress", "loading_tensorflow", "modes_text", "no_steps",
-    "numerics", "retraces", "run_summary", "script_traceback", "show", "status", "stderr", "stdout",
+    "numerics", "profile_summary", "retraces", "run_summary", "script_traceback", "show", "status", "stderr", "stdout",
     "stopped_before_steps", "worker_line",
 ]
