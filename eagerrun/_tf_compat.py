@@ -60,7 +60,7 @@ ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "ops": ("get_default_graph",),
     "BaseOptimizer": ("apply",),
     "autograph_api": ("_convert_actual",),
-    "OwnedIterator": ("__next__",),
+    "OwnedIterator": ("__next__", "__init__"),
     "EagerTensorBase": ("numpy", "__float__", "__int__", "__bool__", "__index__"),
     "xplane_pb2": ("XSpace",),
     "profiler_plugin": ("xspace_to_tools_data",),

@@ -206,3 +206,40 @@ def test_the_trainer_and_fit_steps_have_breakdowns(write_script) -> None:
     assert "time goes" in result.stderr and "verdict" in result.stderr
     off = run_eagerrun("--graph", "--no-breakdown", "--train", "--steps", "3", str(SAMPLES / "mlp_spec.py"))
     assert off.returncode == 0 and "time goes" not in off.stderr
+
+
+SLOW_SPEC = """
+    import time
+
+    import numpy as np
+    import tensorflow as tf
+    import keras
+
+
+    def parse(x, y):
+        x = tf.ensure_shape(tf.py_function(lambda v: (time.sleep(0.002), v)[1], [x], tf.float32), (4,))
+        return x, y
+
+
+    def build():
+        model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+        data = tf.data.Dataset.from_tensor_slices((np.ones((128, 4), "float32"), np.zeros((128, 1), "float32")))
+        return {"model": model, "optimizer": keras.optimizers.SGD(0.01), "loss": keras.losses.MeanSquaredError(),
+                "dataset": data.map(parse).batch(16)}
+
+
+    if __name__ == "__main__":
+        spec = build()
+        spec["model"].compile(spec["optimizer"], spec["loss"])
+        spec["model"].fit(spec["dataset"], epochs=1, verbose=0)
+"""
+
+
+@pytest.mark.parametrize("mode", ["eager", "graph"])
+@pytest.mark.parametrize("loop", ["fit", "trainer"])
+def test_fit_and_the_trainer_on_a_slow_map_are_input_bound(write_script, loop: str, mode: str) -> None:
+    """The same slow map under Keras fit and eagerrun's trainer, which read their batches inside the step's
+    graph in graph mode: the pipeline timed alone makes the verdict, naming the map's line."""
+    time, _ = run_report(write_script, "slow_spec.py", SLOW_SPEC, mode, *(["--train"] if loop == "trainer" else []))
+    assert time["kind"] == "input-bound", time
+    assert "Dataset.map(parse) at " in time["text"] and "slow_spec.py:9" in time["text"], time

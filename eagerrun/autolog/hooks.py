@@ -245,6 +245,16 @@ def _timeline_hooks(timeline: Timeline, owner: int) -> Iterator[None]:
                     timeline.waited(getattr(iterator, "_dataset", None), start, perf_counter())
 
             stack.enter_context(_patched(OwnedIterator, "__next__", next_batch))
+            original_init = OwnedIterator.__init__
+
+            @functools.wraps(original_init)
+            def new_iterator(iterator: Any, *args: Any, **kwargs: Any) -> None:
+                original_init(iterator, *args, **kwargs)
+                dataset = getattr(iterator, "_dataset", None)  # None: remade from its parts inside a graph
+                if dataset is not None and threading.get_ident() == owner:
+                    timeline.iterated = dataset
+
+            stack.enter_context(_patched(OwnedIterator, "__init__", new_iterator))
         with contextlib.suppress(ImportError, AttributeError):
             EagerTensorBase = private.get("EagerTensorBase")
             for name in ("numpy", "__float__", "__int__", "__bool__", "__index__"):

@@ -46,6 +46,7 @@ class Timeline:
         self.read_sites: collections.Counter[str] = collections.Counter()  # file:line -> reads, whole run
         self.input_wait_s = 0.0  # the whole run's, to tell whether the loop waited on input at all
         self.waited_on: dict[int, tuple[Any, float]] = {}  # id(dataset) -> (dataset, seconds its iterators waited)
+        self.iterated: Any = None  # the dataset of the run's last iterator (its Python `next` may never be called)
 
     def note(self, kind: str, start: float, end: float, site: str | None = None) -> None:
         self._intervals.append(Interval(kind, start, end, self.call_depth > 0 and kind != RUN, site))
@@ -62,8 +63,11 @@ class Timeline:
             self.waited_on[id(dataset)] = (dataset, (held[1] if held else 0.0) + end - start)
 
     def slowest_pipeline(self) -> Any:
-        """The dataset the loop waited on longest, or None."""
-        return max(self.waited_on.values(), key=lambda held: held[1])[0] if self.waited_on else None
+        """The dataset the loop waited on longest, else the last one an iterator was made of (Keras fit's and
+        the trainer's, read inside their graphs), or None."""
+        if self.waited_on:
+            return max(self.waited_on.values(), key=lambda held: held[1])[0]
+        return self.iterated
 
     def spent(self, start: float, end: float, *, steps: int = 1) -> Breakdown:
         """The breakdown of `steps` steps that shared the span [start, end] (fit's steps_per_execution, a
@@ -180,7 +184,8 @@ def time_pipeline(dataset: Any) -> Pipeline | None:
     """Each prefix of the pipeline iterated alone for a moment (its output silenced: a map's print runs
     again here), as seconds per batch the loop reads; each stage's cost is what it adds to its input's."""
     chain = chain_of(dataset)
-    final = int(dataset.cardinality())
+    # elements are counted against the batches the loop reads: the last finite stage (a repeat is not)
+    final = next((n for n in (int(d.cardinality()) for d in reversed(chain)) if n > 0), -1)
     times: list[float] = []
     with silenced():
         for prefix in chain:
@@ -197,7 +202,7 @@ def time_pipeline(dataset: Any) -> Pipeline | None:
     return Pipeline(tuple(stages), per_batch_s=times[-1], prefetched=stages[-1].name == "prefetch")
 
 
-def seconds_per_element(dataset: Any) -> float | None:
+def seconds_per_element(dataset: Any, *, budget_s: float = STAGE_BUDGET_S) -> float | None:
     import time
 
     try:
@@ -208,7 +213,7 @@ def seconds_per_element(dataset: Any) -> float | None:
         for _ in iterator:  # a short pipeline runs out first: what it took for what it gave
             count += 1
             end = time.perf_counter()
-            if count >= STAGE_ELEMENTS or end - start >= STAGE_BUDGET_S:
+            if count >= STAGE_ELEMENTS or end - start >= budget_s:
                 break
         return (end - start) / count if count else None
     except Exception:  # noqa: BLE001 - a pipeline that cannot run again here (exhausted, a generator's): no timing
@@ -244,6 +249,7 @@ class silenced:
 
 # -- the verdict ---------------------------------------------------------------------------------------------
 
+INPUT_ALONE = 0.5  # the pipeline alone takes half a step or more: a loop reading inside its graph waits on it
 INPUT_BOUND = 0.3  # of the steady steps' time waiting for input, and at least their time in the step's functions
 HOST_BOUND = 0.5  # of the steady steps' time in Python between the step's functions
 TRACING = 0.2  # of every step's time spent tracing
@@ -258,11 +264,25 @@ class Verdict:
         return {"kind": self.kind, "text": self.text}
 
 
+def fixes_for(slowest: Stage, pipeline: Pipeline) -> list[str]:
+    fixes = []
+    if slowest.name.startswith("map") and not slowest.parallel:
+        fixes.append("num_parallel_calls=tf.data.AUTOTUNE")
+    if not pipeline.prefetched:
+        fixes.append(".prefetch(tf.data.AUTOTUNE) at its end")
+    if slowest.name.startswith("map"):
+        fixes.append(".cache() after it if its output is the same every epoch")
+    return fixes
+
+
 def verdict(steady: Shares, every: Shares, *, timeline: Timeline, most_traced: tuple[str, int] | None,
-            pipeline: Callable[[], Pipeline | None], source: str = "autolog") -> Verdict:
+            pipeline: Callable[[], Pipeline | None], source: str = "autolog",
+            read_in_graph: tuple[float, float] | None = None) -> Verdict:
     """What the step's time is mostly spent on, with its cause and the fix. `pipeline` times the input
     pipeline alone, asked only for an input-bound verdict; `source` is where the steps came from (Keras
-    fit's own loop is the Python between its calls)."""
+    fit's own loop is the Python between its calls). `read_in_graph`: (the pipeline's seconds a batch
+    alone, the median steady step) for a loop that reads its batches inside its graph (fit, the trainer),
+    whose wait for input the host cannot see."""
     if every.trace >= TRACING and most_traced is not None:
         name, count = most_traced
         return Verdict("tracing", f"tracing: {name} traced {count} times ({round(every.trace * 100)}% of the time "
@@ -275,15 +295,19 @@ def verdict(steady: Shares, every: Shares, *, timeline: Timeline, most_traced: t
             where = f" at {slowest.where}" if slowest.where else ""
             text += (f"; the slowest transformation is Dataset.{slowest.name}{where} "
                      f"({slowest.adds_s * 1000:.3g} ms a batch, the pipeline alone {timed.per_batch_s * 1000:.3g} ms)")
-            fixes = []
-            if slowest.name.startswith("map") and not slowest.parallel:
-                fixes.append("num_parallel_calls=tf.data.AUTOTUNE")
-            if not timed.prefetched:
-                fixes.append(".prefetch(tf.data.AUTOTUNE) at its end")
-            if slowest.name.startswith("map"):
-                fixes.append(".cache() after it if its output is the same every epoch")
+            fixes = fixes_for(slowest, timed)
             text += ": " + ", ".join(fixes) if fixes else ""
         return Verdict("input-bound", text)
+    if read_in_graph is not None:
+        alone, step_s = read_in_graph
+        timed = pipeline() if alone >= INPUT_ALONE * step_s else None
+        slowest = timed.slowest if timed is not None else None
+        if timed is not None and slowest is not None:
+            where = f" at {slowest.where}" if slowest.where else ""
+            return Verdict("input-bound", f"input-bound: the input pipeline alone takes {alone * 1000:.3g} ms a batch, "
+                           f"{round(100 * alone / step_s)}% of a step's {step_s * 1000:.3g} ms (this loop reads its "
+                           f"batches inside the step's graph); the slowest transformation is Dataset.{slowest.name}"
+                           f"{where} ({slowest.adds_s * 1000:.3g} ms a batch): " + ", ".join(fixes_for(slowest, timed)))
     reads = timeline.read_sites.most_common(1)
     if steady.python >= HOST_BOUND:
         text = f"host-bound: {round(steady.python * 100)}% of each step is Python between the step's functions"
@@ -339,6 +363,14 @@ def where_time_went(records: list[StepRecord], timeline: Timeline,
         dataset = timeline.slowest_pipeline()
         return time_pipeline(dataset) if dataset is not None else None
 
-    sources = collections.Counter(r.source for r in records)
+    source = collections.Counter(r.source for r in records).most_common(1)[0][0]
+    read_in_graph = None
+    steady_times = sorted(time_s for time_s, _, traced in measured if not traced)
+    dataset = timeline.slowest_pipeline()
+    if source in ("fit", "trainer") and steady.input < INPUT_BOUND and steady_times and dataset is not None:
+        with silenced():
+            alone = seconds_per_element(dataset, budget_s=0.1)  # its whole pipeline, a moment: cheap
+        if alone is not None:
+            read_in_graph = (alone, steady_times[len(steady_times) // 2])
     return TimeReport(steady, verdict(steady, every, timeline=timeline, most_traced=most_traced, pipeline=pipeline,
-                                      source=sources.most_common(1)[0][0]))
+                                      source=source, read_in_graph=read_in_graph))
