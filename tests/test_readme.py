@@ -229,3 +229,10 @@ def test_every_link_between_the_docs_resolves(doc: Path) -> None:
         if not path.exists() or (anchor and path.suffix == ".md" and anchor not in anchors(path)):
             broken.append(target)
     assert not broken, broken
+
+
+def test_no_document_holds_a_merge_conflict() -> None:
+    """No conflict marker left by a merge in any document (one once sat in design.md's layout table)."""
+    for path in DOCS:
+        lines = path.read_text(encoding="utf-8").splitlines()
+        assert not [line for line in lines if line.startswith(("<<<<<<< ", ">>>>>>> "))], path
