@@ -34,6 +34,8 @@ import functools
 import inspect
 import logging
 import threading
+import time
+import weakref
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
@@ -117,19 +119,31 @@ def _patched(owner: Any, name: str, replacement: Any) -> Iterator[None]:
 
 def _trace_hook(traces: TraceCounter, owner: int, steps: StepEvents | None,
                 evidence: TraceEvidence | None = None) -> contextlib.AbstractContextManager[None]:
-    """Counts traces; with `steps`, also has each trace of an outermost call end in `steps.function_traced`,
-    inside the graph, with what the function returned; with `evidence`, records what each trace ran (in
-    any thread: a strategy's replica functions trace in theirs) and the graph it made."""
+    """Counts traces, with each one's time and graph size: the installing thread's, and those of a
+    MirroredStrategy's replica threads that it started (`strategy.run`; each replica's trace of the same
+    inputs counted once); with `steps`, also has each trace of an outermost call end in
+    `steps.function_traced`, inside the graph, with what the function returned; with `evidence`, records
+    what each trace ran (in any thread: a strategy's replica functions trace in theirs) and the graph it
+    made."""
     try:
         tc = private.get("tracing_compilation")
         FuncGraph = private.get("FuncGraph")
         tf_decorator = private.get("tf_decorator")
+        ReplicaThread = private.get("MirroredReplicaThread")
     except ImportError:
         return contextlib.nullcontext()
     original = getattr(tc, "_create_concrete_function", None)
     if original is None:  # another TensorFlow: no trace counts, no step marked as traced
         return contextlib.nullcontext()
     function_traced = _never_breaks_the_script(steps, steps.function_traced) if steps is not None else None
+    original_thread_init = ReplicaThread.__init__
+    owners_replicas: weakref.WeakSet[threading.Thread] = weakref.WeakSet()  # replica threads the owner started
+
+    @functools.wraps(original_thread_init)
+    def replica_thread_init(thread: Any, *args: Any, **kwargs: Any) -> None:
+        original_thread_init(thread, *args, **kwargs)
+        if threading.get_ident() == owner:
+            owners_replicas.add(thread)
 
     def then_traced(python_function: Any, function_traced: Callable[[Any], Any]) -> Any:
         def traced(*args: Any, **kwargs: Any) -> Any:
@@ -139,29 +153,46 @@ def _trace_hook(traces: TraceCounter, owner: int, steps: StepEvents | None,
 
         return tf_decorator.make_decorator(python_function, traced)
 
+    def counted(function_type: Any, func_graph: Any, tracing_options: Any) -> Any:
+        """The trace counted, for the owner thread or one of its replica threads; None for another thread."""
+        in_owner = threading.get_ident() == owner
+        if not in_owner and threading.current_thread() not in owners_replicas:
+            return None
+        attributes = tracing_options.attributes or {}
+        return traces.traced(tracing_options.python_function, tracing_options.name, function_type,
+                             made_by=tracing_options.function_captures,
+                             xla=bool(attributes.get("_XlaMustCompile")),
+                             replica_graph=None if in_owner else func_graph.outer_graph)
+
     @functools.wraps(original)
     def create_concrete_function(function_type: Any, type_context: Any, func_graph: Any,
                                  tracing_options: Any) -> Any:
-        if threading.get_ident() == owner:
-            traces.traced(tracing_options.python_function, tracing_options.name, function_type)
-            if (function_traced is not None and steps is not None and steps.depth
-                    and not isinstance(func_graph.outer_graph, FuncGraph)):
-                try:
-                    tracing_options = dataclasses.replace(
-                        tracing_options, python_function=then_traced(tracing_options.python_function, function_traced))
-                except Exception:  # noqa: BLE001 - options eagerrun cannot remake: losses written at their gradient
-                    steps.writes_at_trace_end = False
-        if evidence is None:
-            return original(function_type, type_context, func_graph, tracing_options)
-        with evidence.watching():
-            concrete = original(function_type, type_context, func_graph, tracing_options)
-        with contextlib.suppress(Exception):  # evidence only: never the script's failure
-            evidence.graph_traced(concrete.graph)
-        return concrete
+        trace = counted(function_type, func_graph, tracing_options)
+        if (threading.get_ident() == owner and function_traced is not None and steps is not None and steps.depth
+                and not isinstance(func_graph.outer_graph, FuncGraph)):
+            try:
+                tracing_options = dataclasses.replace(
+                    tracing_options, python_function=then_traced(tracing_options.python_function, function_traced))
+            except Exception:  # noqa: BLE001 - options eagerrun cannot remake: losses written at their gradient
+                steps.writes_at_trace_end = False
+        started, concrete = time.perf_counter(), None
+        try:
+            if evidence is None:
+                concrete = original(function_type, type_context, func_graph, tracing_options)
+                return concrete
+            with evidence.watching():
+                concrete = original(function_type, type_context, func_graph, tracing_options)
+            with contextlib.suppress(Exception):  # evidence only: never the script's failure
+                evidence.graph_traced(concrete.graph)
+            return concrete
+        finally:
+            if trace is not None:
+                traces.ended(trace, time.perf_counter() - started, graph_size(concrete))
 
     @contextlib.contextmanager
     def hooked() -> Iterator[None]:
-        with _patched(tc, "_create_concrete_function", create_concrete_function):
+        with _patched(tc, "_create_concrete_function", create_concrete_function), \
+                _patched(ReplicaThread, "__init__", replica_thread_init):
             if steps is not None:
                 steps.writes_at_trace_end = True
             try:
@@ -171,6 +202,14 @@ def _trace_hook(traces: TraceCounter, owner: int, steps: StepEvents | None,
                     steps.writes_at_trace_end = False
 
     return hooked()
+
+
+def graph_size(concrete: Any) -> int:
+    """The number of ops in a trace's graph; 0 where there is none (the trace failed)."""
+    try:
+        return len(concrete.graph.get_operations())
+    except Exception:  # noqa: BLE001 - a size only: never the script's failure
+        return 0
 
 
 @contextlib.contextmanager
