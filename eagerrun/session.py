@@ -319,7 +319,7 @@ def show_outcome(config: RunConfig, outcome: loader.ScriptOutcome, recorder: Rec
         report.show(report.no_steps(autolog=config.autolog, legacy_keras="tf_keras" in sys.modules,
                                     seen=steps.calls_not_steps() if config.autolog else []))
     if traces is not None:
-        report.show(report.retraces(traces.retraced_functions()))
+        report.show(report.retraces(traces.retraced_functions(), traces.recreated_functions()))
     report.show(report.run_summary(modes=ran, target=config.target.display, wall_s=wall_s,
                                    exit_code=outcome.exit_code,
                                    strategy=None if strategy is None else distribute.describe(strategy)))

@@ -76,9 +76,10 @@ class Trace:
     seconds: float = 0.0
     ops: int = 0
     in_cost: bool = False  # counted in the retraces' cost: costly, and inside no other costly trace
+    stopped: bool = False  # --max-retraces stopped the run before this trace
 
     def as_json(self) -> dict[str, Any]:
-        return {"why": self.why, "seconds": round(self.seconds, 6), "ops": self.ops}
+        return {"why": self.why, "seconds": round(self.seconds, 6), "ops": self.ops, "stopped": self.stopped}
 
 
 @dataclass
@@ -197,9 +198,11 @@ class TraceCounter:
                 entry = self._traced[key] = FunctionTraces(name=name, file=file, line=line)
             entry.xla = entry.xla or xla
             place = self._places.setdefault((name, file, line), Place())
+            users = file is not None and not is_library_file(file)
             recreated = False
             if made_by is not None and made_by not in place.objects:
-                recreated = place.created > 0 and not place.objects
+                # Keras makes its train function anew for each fit call: the user's functions only
+                recreated = users and place.created > 0 and not place.objects
                 place.objects.add(made_by)
                 place.created += 1
                 place.recreated += recreated
@@ -215,11 +218,11 @@ class TraceCounter:
             entry.created, entry.recreated = place.created, place.recreated
             self._retrace_at.append(why in COSTLY)
             self.count += 1
-            if self.max_retraces is not None and why in COSTLY:
-                users = file is not None and not is_library_file(file)
-                if len(entry.retraces) > self.max_retraces or (
-                        users and place.retraces + place.recreated > self.max_retraces):
-                    raise TooManyRetraces(entry, place, self.max_retraces)
+            limit = self.max_retraces
+            if limit is not None and why in COSTLY and (
+                    len(entry.retraces) > limit or (users and place.retraces + place.recreated > limit)):
+                entry.each_trace.append(Trace(why, stopped=True))
+                raise TooManyRetraces(entry, place, limit)
             trace = Trace(why)
             trace.in_cost = why in COSTLY and not any(outer.why in COSTLY for outer in self._open)
             entry.each_trace.append(trace)
