@@ -2,8 +2,11 @@
 
 | hooked                                              | what eagerrun learns                                       |
 |-----------------------------------------------------|------------------------------------------------------------|
-| `tracing_compilation._create_concrete_function`     | a tf.function traced (counted per function); for an        |
-|                                                     | outermost call's trace, what the traced function returned  |
+| `tracing_compilation._create_concrete_function`     | a tf.function traced (counted per function, with its time  |
+|                                                     | and ops); for an outermost call's trace, what the traced   |
+|                                                     | function returned                                          |
+| `MirroredStrategy`'s `_MirroredReplicaThread`       | which replica threads the script's thread started: their   |
+| `.__init__`                                         | traces are counted too                                     |
 | `tf.config.run_functions_eagerly` (+ experimental_) | the script switched the mode (modes.py decides)            |
 | `keras.Model.fit`                                   | a fit call: eagerrun's callback is added to it             |
 | `tf.function`'s `Function.__call__`                 | the outermost call of a tf.function (a step, if it trains) |
@@ -17,10 +20,11 @@
 
 Each is a class attribute replaced on entry and put back on exit, whatever ends the run. They act only for
 the thread that installed them: a tf.function called from a data-loading thread goes straight to TensorFlow
-and never becomes a step. The one exception is a gradient taken in a tf.distribute replica (a
-MirroredStrategy's replica threads) while the installing thread is inside a call: it marks that call as a
-training one. Each hook passes the script's arguments on exactly as it got them (`*args, **kwargs`); an
-event's own failure never reaches the script.
+and never becomes a step. The exceptions are a tf.distribute replica's (a MirroredStrategy's replica
+threads): a gradient taken there while the installing thread is inside a call marks that call as a training
+one, and a trace made in a replica thread the installing thread started is counted. Each hook passes the
+script's arguments on exactly as it got them (`*args, **kwargs`); an event's own failure never reaches the
+script.
 
 `installed()` is the only place that patches; `active_steps()` is how `eagerrun.log_step` finds the run.
 """

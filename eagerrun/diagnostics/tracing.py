@@ -77,6 +77,7 @@ class Trace:
     ops: int = 0
     in_cost: bool = False  # counted in the retraces' cost: costly, and inside no other costly trace
     stopped: bool = False  # --max-retraces stopped the run before this trace
+    retrace: bool = False  # new inputs for its function (a re-created object's trace can be one too)
 
     def as_json(self) -> dict[str, Any]:
         return {"why": self.why, "seconds": round(self.seconds, 6), "ops": self.ops, "stopped": self.stopped}
@@ -112,7 +113,8 @@ class FunctionTraces:
         return sum(trace.seconds for trace in self.each_trace if trace.in_cost)
 
     def traces_for(self, why: Why) -> list[Trace]:
-        return [trace for trace in self.each_trace if trace.why == why]
+        """Its traces for `why`; for "retrace", every trace with new inputs, one per `retraces`' entry."""
+        return [trace for trace in self.each_trace if (trace.retrace if why == "retrace" else trace.why == why)]
 
     def as_json(self) -> dict[str, Any]:
         return {"name": self.name, "file": self.file, "line": self.line, "traces": self.traces,
@@ -221,9 +223,9 @@ class TraceCounter:
             limit = self.max_retraces
             if limit is not None and why in COSTLY and (
                     len(entry.retraces) > limit or (users and place.retraces + place.recreated > limit)):
-                entry.each_trace.append(Trace(why, stopped=True))
+                entry.each_trace.append(Trace(why, stopped=True, retrace=retrace))
                 raise TooManyRetraces(entry, place, limit)
-            trace = Trace(why)
+            trace = Trace(why, retrace=retrace)
             trace.in_cost = why in COSTLY and not any(outer.why in COSTLY for outer in self._open)
             entry.each_trace.append(trace)
             self._open.append(trace)

@@ -59,11 +59,12 @@ def retraces(functions: list[FunctionTraces], recreated: Sequence[FunctionTraces
         lines.append(line(("retraced: ", "bold yellow"), (function.name, "bold"),
                           f" ({function.place}) traced {times} times{compiled}"))
         kinds: list[str] = []
-        for number, (changes, trace) in enumerate(zip(function.retraces, function.traces_for("retrace")), start=2):
+        costs = function.traces_for("retrace")
+        for number, changes in enumerate(function.retraces, start=2):
             described = "; ".join(f"{c.argument}: {CHANGE_LABELS.get(c.kind, '')}{c.before} → {c.after}"
                                   for c in changes) or "no input changed"
-            # a str: Rich reads its markup
-            lines.append(SoftWrapped(f"  trace {number}: {described}  ({cost(trace)})"))
+            took = f"  ({cost(costs[number - 2])})" if number - 2 < len(costs) else ""
+            lines.append(SoftWrapped(f"  trace {number}: {described}{took}"))  # a str: Rich reads its markup
             kinds.extend(c.kind for c in changes if c.kind not in kinds)
         lines.extend(line(f"  fix: {FIXES[kind]}", style="dim") for kind in kinds)
     for function in recreated:
