@@ -16,10 +16,10 @@ import importlib
 from typing import Any, Literal
 
 PrivateName = Literal[
-    "ops", "EagerTensor", "FuncGraph", "tracing_compilation", "tf_decorator", "tf_stack", "executing_eagerly",
-    "functions_run_eagerly", "Function", "ConcreteFunction", "distribute_lib", "MirroredReplicaThread",
-    "expand_tasks_per_node", "debug_mode", "BaseOptimizer", "autograph_api", "OwnedIterator", "EagerTensorBase",
-    "xplane_pb2", "profiler_plugin",
+    "ops", "EagerTensor", "FuncGraph", "tracing_compilation", "TracingOptions", "tf_decorator", "tf_stack",
+    "executing_eagerly", "functions_run_eagerly", "Function", "ConcreteFunction", "distribute_lib",
+    "MirroredReplicaThread", "expand_tasks_per_node", "debug_mode", "BaseOptimizer", "autograph_api",
+    "OwnedIterator", "EagerTensorBase", "xplane_pb2", "profiler_plugin",
 ]
 
 # name: (module, attribute of it, or None for the module itself)
@@ -28,6 +28,7 @@ PRIVATE: dict[str, tuple[str, str | None]] = {
     "EagerTensor": ("tensorflow.python.framework.ops", "EagerTensor"),
     "FuncGraph": ("tensorflow.python.framework.func_graph", "FuncGraph"),
     "tracing_compilation": ("tensorflow.python.eager.polymorphic_function.tracing_compilation", None),
+    "TracingOptions": ("tensorflow.python.eager.polymorphic_function.tracing_compilation", "TracingOptions"),
     "tf_decorator": ("tensorflow.python.util.tf_decorator", None),
     "tf_stack": ("tensorflow.python.util.tf_stack", None),
     "executing_eagerly": ("tensorflow.python.eager.context", "executing_eagerly"),
@@ -51,6 +52,7 @@ PRIVATE: dict[str, tuple[str, str | None]] = {
 # The private attributes of those that eagerrun patches or reads.
 ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "tracing_compilation": ("_create_concrete_function",),
+    "TracingOptions": ("function_captures", "attributes", "python_function", "name"),
     "ConcreteFunction": ("_call_flat",),
     "Function": ("__call__", "get_concrete_function"),
     "distribute_lib": ("StrategyBase",),
@@ -64,6 +66,7 @@ ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "EagerTensorBase": ("numpy", "__float__", "__int__", "__bool__", "__index__"),
     "xplane_pb2": ("XSpace",),
     "profiler_plugin": ("xspace_to_tools_data",),
+    "MirroredReplicaThread": ("__init__",),
 }
 
 

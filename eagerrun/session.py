@@ -342,7 +342,7 @@ def show_outcome(config: RunConfig, outcome: loader.ScriptOutcome, recorder: Rec
         report.show(report.no_steps(autolog=config.autolog, legacy_keras="tf_keras" in sys.modules,
                                     seen=steps.calls_not_steps() if config.autolog else []))
     if traces is not None:
-        report.show(report.retraces(traces.retraced_functions()))
+        report.show(report.retraces(traces.retraced_functions(), traces.recreated_functions()))
     if capture is not None:
         report.show(report.profile_summary(capture))
     report.show(report.run_summary(modes=ran, target=config.target.display, wall_s=wall_s,

@@ -243,3 +243,26 @@ def test_fit_and_the_trainer_on_a_slow_map_are_input_bound(write_script, loop: s
     time, _ = run_report(write_script, "slow_spec.py", SLOW_SPEC, mode, *(["--train"] if loop == "trainer" else []))
     assert time["kind"] == "input-bound", time
     assert "Dataset.map(parse) at " in time["text"] and "slow_spec.py:9" in time["text"], time
+
+
+def test_a_tf_function_made_anew_each_step_is_tracing(write_script) -> None:
+    """`tf.function(f)` inside the loop: a new object each step, each traced once: the verdict is tracing,
+    counting the re-creations."""
+    time, _ = run_report(write_script, "recreate.py", """
+        import tensorflow as tf
+
+        w = tf.Variable(1.0)
+
+
+        def loss_of(n):
+            with tf.GradientTape() as tape:
+                loss = w * n
+            w.assign_sub(0.01 * tape.gradient(loss, w))
+            return loss
+
+
+        for _ in range(10):
+            step = tf.function(loss_of)
+            step(tf.constant(1.0))
+    """, "graph")
+    assert time["kind"] == "tracing" and "loss_of traced 10 times" in time["text"], time

@@ -36,6 +36,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+import weakref
 from collections.abc import Hashable
 from dataclasses import dataclass
 from types import FrameType
@@ -121,13 +122,16 @@ class StepCollector:
         self._ran: Any = None  # the graph the call now running ran (graph mode), as TensorFlow called it
         self._calling: Any = None
         self._started: Clock | None = None  # when the call now running started, where that is needed
-        self._repeating: Any = None  # the function whose next call closes the step it opened, if known
+        # the function whose next call closes the step it opened, if known: weakly, as a tf.function re-made
+        # each epoch must be gone when its successor traces (tracing.py tells a re-creation by that)
+        self._repeating: weakref.ref[Any] | None = None
         self._functions: dict[int, FunctionSteps] = {}
         self._names: dict[tuple[Any, int], tuple[Any, str | None]] = {}
         self._values: GraphValues | None = None  # graph mode: made at the first training call
         self._values_made = eager
         self.failed_in: str | None = None  # the tf.function whose call raised last
-        self._not_steps: dict[int, tuple[Any, int]] = {}  # outermost calls that did not train: (function, calls)
+        # outermost calls that did not train, by name and place (not the function: see _repeating): calls
+        self._not_steps: dict[str, int] = {}
         self._gradients_over_tensors = 0  # gradient calls over tensors, not variables (a penalty, a saliency map)
         self.writes_at_trace_end = False  # autolog/hooks.py calls function_traced at the end of each trace
 
@@ -229,7 +233,8 @@ class StepCollector:
         self._call = self._ran = None
         # the next call of a plain loop's step function is timed from the step before's end: its own start
         # is not needed (one clock a step, not two)
-        self._started = None if function is self._repeating else self._now()
+        repeating = self._repeating() if self._repeating is not None else None
+        self._started = None if function is repeating else self._now()
 
     def _check_inputs(self, function: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
         """--check-numerics: a call whose tensors already hold Inf or NaN is bad data, named before it runs."""
@@ -394,7 +399,8 @@ class StepCollector:
         if trains and info is None:
             info = self._functions[id(function)] = FunctionSteps(key=("function", id(function)))
         if info is None or not (info.trains or trains):
-            self._not_steps[id(function)] = (function, self._not_steps.get(id(function), (None, 0))[1] + 1)
+            called = described(function)
+            self._not_steps[called] = self._not_steps.get(called, 0) + 1
             return
         info.trains = True
         plan: CallPlan | None = None
@@ -419,7 +425,7 @@ class StepCollector:
                              unit.call_number, unit.batches)
             self._last_end, self._last_phase, self._activity = end, step.phase, None
             step.start, unit.end = end, self._now()
-            self._repeating = function
+            self._repeating = weakref.ref(function)
             if end.at - self._flushed_at >= FLUSH_EVERY_S or len(self._closed.ends) >= FLUSH_EVERY_STEPS:
                 self.flush_steps()
         else:
@@ -452,14 +458,8 @@ class StepCollector:
     def calls_not_steps(self) -> list[str]:
         """What the script did that eagerrun saw but did not count as a step, and why: for the line that
         says no step was recorded."""
-        from eagerrun.diagnostics.tracing import function_identity
-
-        seen = []
-        for function, calls in self._not_steps.values():
-            _, file, line = function_identity(getattr(function, "python_function", function))
-            where = f" ({os.path.basename(file)}:{line})" if file else ""
-            seen.append(f"{getattr(function, '__name__', 'a tf.function')}{where} called {plural(calls, 'time')}, "
-                        "without a gradient over variables or an optimizer update inside")
+        seen = [f"{called} called {plural(calls, 'time')}, without a gradient over variables or an optimizer "
+                "update inside" for called, calls in self._not_steps.items()]
         if self._gradients_over_tensors:
             seen.append(f"GradientTape.gradient called {plural(self._gradients_over_tensors, 'time')} over "
                         "tensors, not variables (no training update)")
@@ -594,3 +594,12 @@ def plural(count: int, noun: str) -> str:
     return f"{count} {noun}" if count == 1 else f"{count} {noun}s"
 
 
+
+
+def described(function: Any) -> str:
+    """A tf.function's name and place, `train_step (train.py:12)`."""
+    from eagerrun.diagnostics.tracing import function_identity
+
+    _, file, line = function_identity(getattr(function, "python_function", function))
+    where = f" ({os.path.basename(file)}:{line})" if file else ""
+    return f"{getattr(function, '__name__', 'a tf.function')}{where}"

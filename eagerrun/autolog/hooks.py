@@ -2,8 +2,11 @@
 
 | hooked                                              | what eagerrun learns                                       |
 |-----------------------------------------------------|------------------------------------------------------------|
-| `tracing_compilation._create_concrete_function`     | a tf.function traced (counted per function); for an        |
-|                                                     | outermost call's trace, what the traced function returned  |
+| `tracing_compilation._create_concrete_function`     | a tf.function traced (counted per function, with its time  |
+|                                                     | and ops); for an outermost call's trace, what the traced   |
+|                                                     | function returned                                          |
+| `MirroredStrategy`'s `_MirroredReplicaThread`       | which replica threads the script's thread started: their   |
+| `.__init__`                                         | traces are counted too                                     |
 | `tf.config.run_functions_eagerly` (+ experimental_) | the script switched the mode (modes.py decides)            |
 | `keras.Model.fit`                                   | a fit call: eagerrun's callback is added to it             |
 | `tf.function`'s `Function.__call__`                 | the outermost call of a tf.function (a step, if it trains) |
@@ -20,10 +23,11 @@
 
 Each is a class attribute replaced on entry and put back on exit, whatever ends the run. They act only for
 the thread that installed them: a tf.function called from a data-loading thread goes straight to TensorFlow
-and never becomes a step. The one exception is a gradient taken in a tf.distribute replica (a
-MirroredStrategy's replica threads) while the installing thread is inside a call: it marks that call as a
-training one. Each hook passes the script's arguments on exactly as it got them (`*args, **kwargs`); an
-event's own failure never reaches the script.
+and never becomes a step. The exceptions are a tf.distribute replica's (a MirroredStrategy's replica
+threads): a gradient taken there while the installing thread is inside a call marks that call as a training
+one, and a trace made in a replica thread the installing thread started is counted. Each hook passes the
+script's arguments on exactly as it got them (`*args, **kwargs`); an event's own failure never reaches the
+script.
 
 `installed()` is the only place that patches; `active_steps()` is how `eagerrun.log_step` finds the run.
 """
@@ -39,6 +43,7 @@ import logging
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Protocol
 
@@ -134,19 +139,31 @@ def _patched(owner: Any, name: str, replacement: Any) -> Iterator[None]:
 
 def _trace_hook(traces: TraceCounter, owner: int, steps: StepEvents | None,
                 evidence: TraceEvidence | None = None) -> contextlib.AbstractContextManager[None]:
-    """Counts traces; with `steps`, also has each trace of an outermost call end in `steps.function_traced`,
-    inside the graph, with what the function returned; with `evidence`, records what each trace ran (in
-    any thread: a strategy's replica functions trace in theirs) and the graph it made."""
+    """Counts traces, with each one's time and graph size: the installing thread's, and those of a
+    MirroredStrategy's replica threads that it started (`strategy.run`; each replica's trace of the same
+    inputs counted once); with `steps`, also has each trace of an outermost call end in
+    `steps.function_traced`, inside the graph, with what the function returned; with `evidence`, records
+    what each trace ran (in any thread: a strategy's replica functions trace in theirs) and the graph it
+    made."""
     try:
         tc = private.get("tracing_compilation")
         FuncGraph = private.get("FuncGraph")
         tf_decorator = private.get("tf_decorator")
+        ReplicaThread = private.get("MirroredReplicaThread")
     except ImportError:
         return contextlib.nullcontext()
     original = getattr(tc, "_create_concrete_function", None)
     if original is None:  # another TensorFlow: no trace counts, no step marked as traced
         return contextlib.nullcontext()
     function_traced = _never_breaks_the_script(steps, steps.function_traced) if steps is not None else None
+    original_thread_init = ReplicaThread.__init__
+    owners_replicas: weakref.WeakSet[threading.Thread] = weakref.WeakSet()  # replica threads the owner started
+
+    @functools.wraps(original_thread_init)
+    def replica_thread_init(thread: Any, *args: Any, **kwargs: Any) -> None:
+        original_thread_init(thread, *args, **kwargs)
+        if threading.get_ident() == owner:
+            owners_replicas.add(thread)
 
     def then_traced(python_function: Any, function_traced: Callable[[Any], Any]) -> Any:
         def traced(*args: Any, **kwargs: Any) -> Any:
@@ -156,29 +173,46 @@ def _trace_hook(traces: TraceCounter, owner: int, steps: StepEvents | None,
 
         return tf_decorator.make_decorator(python_function, traced)
 
+    def counted(function_type: Any, func_graph: Any, tracing_options: Any) -> Any:
+        """The trace counted, for the owner thread or one of its replica threads; None for another thread."""
+        in_owner = threading.get_ident() == owner
+        if not in_owner and threading.current_thread() not in owners_replicas:
+            return None
+        attributes = tracing_options.attributes or {}
+        return traces.traced(tracing_options.python_function, tracing_options.name, function_type,
+                             made_by=tracing_options.function_captures,
+                             xla=bool(attributes.get("_XlaMustCompile")),
+                             replica_graph=None if in_owner else func_graph.outer_graph)
+
     @functools.wraps(original)
     def create_concrete_function(function_type: Any, type_context: Any, func_graph: Any,
                                  tracing_options: Any) -> Any:
-        if threading.get_ident() == owner:
-            traces.traced(tracing_options.python_function, tracing_options.name, function_type)
-            if (function_traced is not None and steps is not None and steps.depth
-                    and not isinstance(func_graph.outer_graph, FuncGraph)):
-                try:
-                    tracing_options = dataclasses.replace(
-                        tracing_options, python_function=then_traced(tracing_options.python_function, function_traced))
-                except Exception:  # noqa: BLE001 - options eagerrun cannot remake: losses written at their gradient
-                    steps.writes_at_trace_end = False
-        if evidence is None:
-            return original(function_type, type_context, func_graph, tracing_options)
-        with evidence.watching():
-            concrete = original(function_type, type_context, func_graph, tracing_options)
-        with contextlib.suppress(Exception):  # evidence only: never the script's failure
-            evidence.graph_traced(concrete.graph)
-        return concrete
+        trace = counted(function_type, func_graph, tracing_options)
+        if (threading.get_ident() == owner and function_traced is not None and steps is not None and steps.depth
+                and not isinstance(func_graph.outer_graph, FuncGraph)):
+            try:
+                tracing_options = dataclasses.replace(
+                    tracing_options, python_function=then_traced(tracing_options.python_function, function_traced))
+            except Exception:  # noqa: BLE001 - options eagerrun cannot remake: losses written at their gradient
+                steps.writes_at_trace_end = False
+        started, concrete = time.perf_counter(), None
+        try:
+            if evidence is None:
+                concrete = original(function_type, type_context, func_graph, tracing_options)
+                return concrete
+            with evidence.watching():
+                concrete = original(function_type, type_context, func_graph, tracing_options)
+            with contextlib.suppress(Exception):  # evidence only: never the script's failure
+                evidence.graph_traced(concrete.graph)
+            return concrete
+        finally:
+            if trace is not None:
+                traces.ended(trace, time.perf_counter() - started, graph_size(concrete))
 
     @contextlib.contextmanager
     def hooked() -> Iterator[None]:
-        with _patched(tc, "_create_concrete_function", create_concrete_function):
+        with _patched(tc, "_create_concrete_function", create_concrete_function), \
+                _patched(ReplicaThread, "__init__", replica_thread_init):
             if steps is not None:
                 steps.writes_at_trace_end = True
             try:
@@ -188,6 +222,14 @@ def _trace_hook(traces: TraceCounter, owner: int, steps: StepEvents | None,
                     steps.writes_at_trace_end = False
 
     return hooked()
+
+
+def graph_size(concrete: Any) -> int:
+    """The number of ops in a trace's graph; 0 where there is none (the trace failed)."""
+    try:
+        return len(concrete.graph.get_operations())
+    except Exception:  # noqa: BLE001 - a size only: never the script's failure
+        return 0
 
 
 @contextlib.contextmanager

@@ -355,9 +355,11 @@ def where_time_went(records: list[StepRecord], timeline: Timeline,
     if every is None:
         return None
     steady = steady or every
-    retraced = [f for f in functions if f.get("retraces")]
-    traced = max(retraced, key=lambda f: f.get("distinct_traces", 0), default=None)
-    most_traced = (traced["name"], traced["distinct_traces"]) if traced else None
+    def costly(function: dict[str, Any]) -> int:  # traces beyond the first: retraces and re-creations
+        return len(function.get("retraces") or ()) + (function.get("recreated") or 0)
+
+    traced = max((f for f in functions if costly(f)), key=costly, default=None)
+    most_traced = (traced["name"], costly(traced) + 1) if traced else None
 
     def pipeline() -> Pipeline | None:
         dataset = timeline.slowest_pipeline()

@@ -15,7 +15,7 @@ from eagerrun.report.console import Pairs, Raw, SoftWrapped, line, stderr
 
 if TYPE_CHECKING:
     from eagerrun.diagnostics.numerics import NumericsReport
-    from eagerrun.diagnostics.tracing import FunctionTraces
+    from eagerrun.diagnostics.tracing import FunctionTraces, Trace
 
 
 def worker_line(index: int, text: str) -> SoftWrapped:
@@ -46,23 +46,55 @@ def stopped_before_steps(signum: int) -> SoftWrapped:
 CHANGE_LABELS = {"shape": "shape ", "dtype": "dtype ", "python": "Python value "}
 
 
-def retraces(functions: list[FunctionTraces]) -> Group:
+def retraces(functions: list[FunctionTraces], recreated: Sequence[FunctionTraces] = ()) -> Group:
     """For each tf.function that traced again: how often, and for each retrace what changed in its inputs
-    against the closest earlier trace, with the fix for that kind of change (once per kind)."""
+    against the closest earlier trace, with the fix for that kind of change (once per kind), and what each
+    trace took; for each one made anew each time (`recreated`), how often; then what all that cost."""
     from eagerrun.diagnostics.tracing import FIXES
 
     lines: list[RenderableType] = []
     for function in functions:
+        times = len(function.signatures)
+        compiled = f", so XLA compiled it {times} times (jit_compile)" if function.xla else ""
         lines.append(line(("retraced: ", "bold yellow"), (function.name, "bold"),
-                          f" ({function.place}) traced {len(function.signatures)} times"))
+                          f" ({function.place}) traced {times} times{compiled}"))
         kinds: list[str] = []
+        costs = function.traces_for("retrace")
         for number, changes in enumerate(function.retraces, start=2):
             described = "; ".join(f"{c.argument}: {CHANGE_LABELS.get(c.kind, '')}{c.before} → {c.after}"
                                   for c in changes) or "no input changed"
-            lines.append(SoftWrapped(f"  trace {number}: {described}"))  # a str: Rich reads its markup
+            took = f"  ({cost(costs[number - 2])})" if number - 2 < len(costs) else ""
+            lines.append(SoftWrapped(f"  trace {number}: {described}{took}"))  # a str: Rich reads its markup
             kinds.extend(c.kind for c in changes if c.kind not in kinds)
         lines.extend(line(f"  fix: {FIXES[kind]}", style="dim") for kind in kinds)
+    for function in recreated:
+        again = [trace for trace in function.traces_for("recreated") if not trace.stopped]
+        each = "each traced once" if function.traces == function.created else f"traced {function.traces} times in all"
+        ops = sorted({trace.ops for trace in again})
+        spent = f"{seconds(sum(trace.seconds for trace in again))} for the {len(again)} made again, " + (
+            f"{ops[0]} ops each" if len(ops) == 1 else f"{ops[0]}–{ops[-1]} ops") if again else "none traced yet"
+        xla = ", each compiled by XLA (jit_compile)" if function.xla else ""
+        lines.append(line(("recreated: ", "bold yellow"), (function.name, "bold"),
+                          f" ({function.place}) created {function.created}×, {each}{xla} ({spent}); define it once "
+                          "outside the loop"))
+    costly = {id(trace): trace for function in [*functions, *recreated] for trace in function.each_trace
+              if trace.in_cost}
+    if costly:
+        counts = [f"{n} {word}{'s' if n != 1 else ''}" for n, word in (
+            (sum(len(f.retraces) for f in functions), "retrace"), (sum(f.recreated for f in recreated), "re-creation"))
+            if n]
+        lines.append(line(f"retraces cost {seconds(sum(t.seconds for t in costly.values()))} of tracing "
+                          f"({', '.join(counts)})", style="dim"))
     return Group(*lines)
+
+
+def cost(trace: Trace) -> str:
+    return "not traced: --max-retraces stopped the run" if trace.stopped else \
+        f"{seconds(trace.seconds)}, {trace.ops} ops"
+
+
+def seconds(value: float) -> str:
+    return f"{value:.2f} s" if value >= 0.1 else f"{value * 1000:.0f} ms"
 
 
 def numerics(found: NumericsReport, *, verbose: bool) -> Group:

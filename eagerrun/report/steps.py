@@ -175,7 +175,8 @@ def legend(records: list[StepRecord]) -> list[str]:
     lines = []
     if any(r.traced for r in records):
         lines.append("traced: the step's time includes tracing a tf.function into a graph" + (
-            " (retraced: a function traced again, for new inputs: see the retrace report below)"
+            " (retraced: a function traced again, for new inputs or as a new tf.function object: see the retrace "
+            "report below)"
             if any(r.retraced for r in records) else ""))
     if any(r.batches_per_call > 1 for r in records):
         lines.append("K batches in one call: Keras ran K batches per call (steps_per_execution); they share "
