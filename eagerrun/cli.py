@@ -204,6 +204,8 @@ def run_options(command: Callable[..., Any]) -> Callable[..., Any]:
         # compare --bisect's run: at step N, compare the model's layers eager against graph, then end
         click.option("--bisect-step", type=positive, hidden=True),
         click.option("--bisect-tolerance", type=(float, float), default=(1e-4, 1e-6), hidden=True),
+        # compare --matrix's mixed-precision run of a plain script: Keras' policy before the import
+        click.option("--dtype-policy", type=click.Choice(POLICIES), hidden=True),
     ]
     for option in reversed(options):
         command = option(command)
@@ -258,6 +260,7 @@ def build_run_config(ctx: click.Context, *, target: str, args: tuple[str, ...], 
                      max_retraces=options["max_retraces"],
                      check_numerics=options["check_numerics"], script_decides=options["script_decides"],
                      explain_traces=options["explain_traces"], bisect_step=options["bisect_step"],
+                     dtype_policy=options["dtype_policy"],
                      bisect_tolerance=options["bisect_tolerance"], options_after_script=own_options_among(ctx, args),
                      given=given_on_command_line(ctx))
 
@@ -308,6 +311,9 @@ def run(ctx: click.Context, **options: Any) -> int:
 @click.option("--atol", type=click.FloatRange(min=0), default=1e-6, show_default=True,
               help="Absolute tolerance on each step's loss.")
 @click.option("--xla", is_flag=True, help="[--train] Add graph+XLA as a third run.")
+@click.option("--matrix", is_flag=True,
+              help="Eager, graph, graph+XLA and mixed precision side by side: step times, first step, agreement "
+              "with graph, retraces.")
 @click.option("--bisect/--no-bisect", default=True, show_default=True,
               help="Where the runs diverge, run the script once more up to that step and name the first layer "
               "whose output (or gradient) differs between eager and graph on that step's weights and batch.")
@@ -317,7 +323,7 @@ def run(ctx: click.Context, **options: Any) -> int:
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 def compare(ctx: click.Context, *, as_module: bool, train: bool, steps: int | None, seed: int, rtol: float,
-            atol: float, xla: bool, bisect: bool, log_every: int | None, as_json: bool, target: str,
+            atol: float, xla: bool, matrix: bool, bisect: bool, log_every: int | None, as_json: bool, target: str,
             args: tuple[str, ...]) -> int:
     """Run SCRIPT eagerly and as graphs, each in a fresh process with one seed, and compare every step.
 
@@ -329,7 +335,13 @@ def compare(ctx: click.Context, *, as_module: bool, train: bool, steps: int | No
 
     options = validate_compare(CompareOptions(
         target=target_of(ctx, target, args, as_module=as_module), train=train, steps=steps, seed=seed, rtol=rtol,
-        atol=atol, xla=xla, bisect=bisect, options_after_script=own_options_among(ctx, args)))
+        atol=atol, xla=xla, bisect=bisect, matrix=matrix, options_after_script=own_options_among(ctx, args)))
+    if options.matrix:
+        from eagerrun.diagnostics.matrix import run_matrix
+
+        table = run_matrix(options)
+        report.show(report.matrix(table, as_json=as_json), console=report.stdout)
+        return 0 if table.all_agree else 1
     result = run_comparison(options)
     report.show(report.comparison(result, log_every=log_every, as_json=as_json), console=report.stdout)
     return 0 if result.match else 1

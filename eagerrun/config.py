@@ -147,6 +147,7 @@ class RunConfig:
     check_numerics: bool = False  # stop (exit 3) at the first op that makes an Inf or NaN, and name it
     breakdown: bool = True  # each step's time in parts (input, tracing, the step's functions, Python between)
     explain_traces: bool = False  # the run report names the random ops traced and the side effects that ran
+    dtype_policy: str | None = None  # compare --matrix's mixed run of a plain script: Keras' policy before import
     bisect_step: int | None = None  # compare --bisect: the run ends at that step, its layers compared
     bisect_tolerance: tuple[float, float] = (1e-4, 1e-6)  # (rtol, atol) of that comparison
     options_after_script: tuple[str, ...] = ()  # eagerrun's own options among the script's ARGS: named if it fails
@@ -165,6 +166,7 @@ class RunConfig:
         argv += flag("--no-autolog", not self.autolog) + flag("--no-breakdown", not self.breakdown)
         argv += flag("--script-decides", self.script_decides)
         argv += flag("--check-numerics", self.check_numerics) + flag("--explain-traces", self.explain_traces)
+        argv += option("--dtype-policy", self.dtype_policy)
         if self.bisect_step is not None:
             argv += ["--bisect-step", str(self.bisect_step), "--bisect-tolerance", *map(str, self.bisect_tolerance)]
         return argv + self.target.argv()
@@ -206,17 +208,20 @@ class CompareOptions:
     atol: float = 1e-6
     xla: bool = False
     bisect: bool = True  # where the runs diverge, a third run names the first layer that parts
+    matrix: bool = False  # eager, graph, graph+XLA, mixed precision side by side
     options_after_script: tuple[str, ...] = ()
 
     def run_config(self, mode: Mode, *, xla: bool, metrics_out: Path, run_report: Path,
-                   bisect_step: int | None = None) -> RunConfig:
+                   bisect_step: int | None = None, precision: Precision = "float32",
+                   explain: bool = True) -> RunConfig:
         """The quiet `eagerrun run` of one mode, its steps in `metrics_out` and how it went in `run_report`;
         with `bisect_step`, the graph run that compares the model's layers at that step and ends there."""
         return RunConfig(mode=ModeChoice(mode, "flag"), target=self.target, seed=self.seed,
-                         explain_traces=mode == "graph" and bisect_step is None, bisect_step=bisect_step,
+                         explain_traces=explain and mode == "graph" and bisect_step is None, bisect_step=bisect_step,
                          bisect_tolerance=(self.rtol, self.atol),
                          output=OutputOptions(metrics_out=metrics_out, run_report=run_report, quiet=True),
-                         train=TrainOptions(steps=self.steps, xla=xla) if self.train else None)
+                         train=TrainOptions(steps=self.steps, xla=xla, precision=precision) if self.train else None,
+                         dtype_policy=None if self.train or precision == "float32" else precision)
 
 
 @dataclass(frozen=True)
@@ -304,6 +309,8 @@ def check_train(train: TrainOptions, *, eager: bool) -> None:
 def validate_compare(options: CompareOptions) -> CompareOptions:
     if options.xla and not options.train:
         raise EagerrunError("--xla compiles eagerrun's own step: add --train", exit_code=EXIT_USAGE)
+    if options.xla and options.matrix:
+        raise EagerrunError("--matrix runs graph+XLA already: drop --xla", exit_code=EXIT_USAGE)
     if options.train:
         refuse_script_args_with_train(options.target.args, options.options_after_script)
     return options

@@ -92,6 +92,8 @@ def run_with(settled: Settled, process: switches.ProcessSwitches) -> int:
                 steps = StepCollector(recorder, traces, autolog=config.autolog, eager=config.mode.eager,
                                       check_numerics=config.check_numerics)
                 plan.fit_of = steps
+                if config.dtype_policy is not None:  # compare --matrix's mixed run: before the script's import
+                    process.dtype_policy(config.dtype_policy)
                 run_stack.enter_context(hooks.installed(traces=traces, steps=steps, mode_guard=guard,
                                                         evidence=evidence, watchers=watchers,
                                                         timeline=timeline))

@@ -173,14 +173,17 @@ class LineCount:
 
 
 def run_mode(options: CompareOptions, *, mode: str, xla: bool, folder: Path,
-             steps_so_far: Callable[[int], None] | None = None) -> ModeRun:
+             steps_so_far: Callable[[int], None] | None = None, name: str | None = None,
+             precision: Any = "float32", env: dict[str, str] | None = None, explain: bool = True) -> ModeRun:
     """One fresh eagerrun process in `mode`; its steps and report, read back from its files.
-    `steps_so_far` hears the count of steps in its metrics file as they come (every POLL_S)."""
-    name = f"{mode}{'-xla' if xla else ''}"
+    `steps_so_far` hears the count of steps in its metrics file as they come (every POLL_S). `precision`,
+    `env` and `explain`: the matrix's runs (a dtype policy, TensorFlow's XLA flags, no trace evidence)."""
+    name = name or f"{mode}{'-xla' if xla else ''}"
     metrics, report_path = folder / f"{name}.jsonl", folder / f"{name}.json"
-    run = options.run_config(mode, xla=xla, metrics_out=metrics, run_report=report_path)  # type: ignore[arg-type]
+    run = options.run_config(mode, xla=xla, metrics_out=metrics, run_report=report_path,  # type: ignore[arg-type]
+                             precision=precision, explain=explain)
     command = [sys.executable, "-m", "eagerrun", *run.run_argv()]
-    finished = run_watched(command, LineCount(metrics), steps_so_far)
+    finished = run_watched(command, LineCount(metrics), steps_so_far, env=env)
     records = [StepRecord.from_json(json.loads(line))
                for line in (metrics.read_text().splitlines() if metrics.exists() else []) if line]
     if options.steps is not None:
@@ -195,14 +198,14 @@ def run_mode(options: CompareOptions, *, mode: str, xla: bool, folder: Path,
     return ModeRun(records=records, report=report, exit_code=finished.returncode, failure=failure)
 
 
-def run_watched(command: list[str], steps: LineCount,
-                steps_so_far: Callable[[int], None] | None) -> subprocess.CompletedProcess[str]:
+def run_watched(command: list[str], steps: LineCount, steps_so_far: Callable[[int], None] | None, *,
+                env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """`subprocess.run(command, capture_output=True, text=True)`, telling `steps_so_far` the step count
     while it runs. Its output is read all along (`communicate` resumes where a timeout left it), so a
     chatty script never blocks on a full pipe; whatever ends the wait (Ctrl-C) ends the process too."""
     if steps_so_far is None:
-        return subprocess.run(command, capture_output=True, text=True)
-    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as process:
+        return subprocess.run(command, capture_output=True, text=True, env=env)
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env) as process:
         try:
             while True:
                 try:

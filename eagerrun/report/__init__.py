@@ -10,7 +10,7 @@ printed; `check`, `env` and `compare` show on stdout, their output being the ans
 handles the rest: colour and live progress on a terminal, plain text in a pipe, NO_COLOR honoured.
 """
 
-from eagerrun.report.compare import comparison
+from eagerrun.report.compare import comparison, matrix
 from eagerrun.report.console import error, install_log_handler, show, stderr, stdout
 from eagerrun.report.environment import check_report, environment
 from eagerrun.report.notes import (
@@ -29,6 +29,7 @@ from eagerrun.report.steps import StepsSummary, StepTable, modes_text, run_summa
 __all__ = [
     "StepTable", "StepsSummary", "check_report", "compare_status", "comparison", "environment", "error",
     "exit_message", "install_log_handler", "live_progress", "loading_tensorflow", "modes_text", "no_steps",
-    "numerics", "profile_summary", "retraces", "run_summary", "script_traceback", "show", "status", "stderr", "stdout",
+    "matrix", "numerics", "profile_summary", "retraces", "run_summary", "script_traceback", "show", "status",
+    "stderr", "stdout",
     "stopped_before_steps", "worker_line",
 ]

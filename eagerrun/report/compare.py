@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
 from rich.text import Text
@@ -16,6 +16,7 @@ from eagerrun.report.tables import Column, Rows, build_table, fit_columns, rows_
 if TYPE_CHECKING:
     from eagerrun.diagnostics.bisect import Parting
     from eagerrun.diagnostics.compare import Comparison
+    from eagerrun.diagnostics.matrix import Matrix
 
 def parting_text(parting: Parting) -> str:
     """compare --bisect's finding, in the words of what it compared."""
@@ -185,3 +186,52 @@ class ComparisonTable:
             yield Prose(f"left out at {width} columns: {', '.join(c.header for c in left)}; compare --json and a "
                         "wider terminal show them", style="dim")
 
+
+
+def matrix(result: Matrix, *, as_json: bool) -> RenderableType:
+    """`compare --matrix`: one row per configuration, or one JSON line."""
+    if as_json:
+        return Raw(json.dumps(result.as_json()) + "\n")
+    return MatrixReport(result)
+
+
+class MatrixReport:
+    """What each switch buys: median and first step, speed against eager, agreement with graph, retraces;
+    a configuration that failed says why in its row."""
+
+    def __init__(self, result: Matrix) -> None:
+        self.result = result
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        rows = self.result.rows
+        times = ms_format([t for row in rows for t in (row.median_step_s, row.first_step_s)])
+        table = build_table([
+            Column("run", [row.name for row in rows], "key"),
+            Column("median ms", [times(row.median_step_s) for row in rows], "key"),
+            Column("vs eager", ["—" if row.speed_vs_eager is None else f"{row.speed_vs_eager:.2f}×" for row in rows],
+                   "key"),
+            Column("first step ms", [times(row.first_step_s) for row in rows], "key"),
+            Column("agrees with graph", [agreement(row) for row in rows], "key"),
+            Column("retraces", ["—" if row.retraces is None else str(row.retraces) for row in rows], "key"),
+        ], Rows([None if row.failure is None else "red" for row in rows]))
+        yield Prose("eager, graph, graph+XLA, mixed precision: one seed, fresh processes", style="bold")
+        yield Wide(table)
+        for row in rows:
+            if row.failure is not None:
+                at = f" ({row.failure.at})" if row.failure.at else ""
+                yield line(f"✗ {row.name} failed (exit {row.failure.exit_code}): {row.failure.error}{at}",
+                           style="bold red")
+        yield Prose("first step: tracing and, with XLA, compiling; median: the steady steps. mixed_float16 is "
+                    f"compared within rtol {rows[-1].tolerance[0]:g} (float16 keeps about three digits)", style="dim")
+
+
+def agreement(row: Any) -> str:
+    if row.failure is not None:
+        return "✗ failed"
+    if row.name == "graph":
+        return "(reference)"
+    if row.agrees is None:
+        return "—"
+    if row.agrees:
+        return f"✓ {plural(row.steps, 'step')}"
+    return f"✗ from step {row.divergent_step}" if row.divergent_step else "✗ step counts differ"
