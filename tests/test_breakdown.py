@@ -196,16 +196,24 @@ def test_a_heavy_matmul_is_compute_bound_five_times_of_five(write_script) -> Non
     assert kinds == ["compute-bound"] * 5
 
 
-def test_the_trainer_and_fit_steps_have_breakdowns(write_script) -> None:
-    """The trainer's chunks and fit's batches carry their breakdown too, and `--no-breakdown` leaves it out."""
+@pytest.mark.parametrize("loop", ["trainer", "fit"])
+def test_the_trainer_and_fit_steps_have_breakdowns(tmp_path, loop: str) -> None:
+    """The trainer's chunks and fit's batches carry their breakdown too, each adding up to its step's time,
+    and `--no-breakdown` leaves it out."""
     from tests.conftest import SAMPLES
 
-    result = run_eagerrun("--graph", "--train", "--steps", "6", "--metrics-out", "-", str(SAMPLES / "mlp_spec.py"))
+    target = ["--train", "--steps", "6", str(SAMPLES / "mlp_spec.py")] if loop == "trainer" else \
+        [str(SAMPLES / "fit_mlp.py")]
+    metrics = tmp_path / "m.jsonl"
+    result = run_eagerrun("--graph", "--metrics-out", str(metrics), *target)
     assert result.returncode == 0, result.stderr
-    assert all("run_s" in json.loads(line) for line in result.stdout.splitlines() if line.startswith("{"))
+    steps = [json.loads(line) for line in metrics.read_text().splitlines()]
+    assert steps and all(step["input_s"] + step["trace_s"] + step["run_s"] + step["python_s"]
+                         == pytest.approx(step["time_s"], rel=0.05) for step in steps)
     assert "time goes" in result.stderr and "verdict" in result.stderr
-    off = run_eagerrun("--graph", "--no-breakdown", "--train", "--steps", "3", str(SAMPLES / "mlp_spec.py"))
+    off = run_eagerrun("--graph", "--no-breakdown", "--metrics-out", str(tmp_path / "off.jsonl"), *target)
     assert off.returncode == 0 and "time goes" not in off.stderr
+    assert all("run_s" not in json.loads(line) for line in (tmp_path / "off.jsonl").read_text().splitlines())
 
 
 SLOW_SPEC = """
