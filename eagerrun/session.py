@@ -132,7 +132,8 @@ def run_with(settled: Settled, process: switches.ProcessSwitches) -> int:
                     profiler.start, profiler.stop, profiler.start)
     time_report = None
     if timeline is not None and recorder.records:
-        time_report = where_time_went(recorder.records, timeline, [f.as_json() for f in traces.functions.values()])
+        time_report = where_time_went(recorder.records, timeline, [f.as_json() for f in traces.functions.values()],
+                                      time_pipelines=strategy is None)
     if config.output.run_report is not None:
         try:
             run_report(config, outcome, recorder, traces, wall_s, step_modes, evidence, bisector,

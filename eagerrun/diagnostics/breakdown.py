@@ -344,9 +344,11 @@ class TimeReport:
                 "python": shares.python, "host_reads_per_step": shares.reads_per_step, **self.verdict.as_json()}
 
 
-def where_time_went(records: list[StepRecord], timeline: Timeline,
-                    functions: Iterable[dict[str, Any]]) -> TimeReport | None:
-    """The run's time report, from its records' breakdowns (None where none has one)."""
+def where_time_went(records: list[StepRecord], timeline: Timeline, functions: Iterable[dict[str, Any]], *,
+                    time_pipelines: bool = True) -> TimeReport | None:
+    """The run's time report, from its records' breakdowns (None where none has one). `time_pipelines`
+    False: the input pipeline is never run again alone (a strategy's distributed dataset, read again from
+    the main thread after the run, blocked: measured)."""
     measured = [(r.time_s, r.breakdown, r.traced) for r in records if r.breakdown is not None]
     firsts = {min(r.step for r in records if r.phase == phase) for phase in {r.phase for r in records}}
     after_first = [(r.time_s, r.breakdown, r.traced) for r in records
@@ -362,13 +364,13 @@ def where_time_went(records: list[StepRecord], timeline: Timeline,
     most_traced = (traced["name"], costly(traced) + 1) if traced else None
 
     def pipeline() -> Pipeline | None:
-        dataset = timeline.slowest_pipeline()
+        dataset = timeline.slowest_pipeline() if time_pipelines else None
         return time_pipeline(dataset) if dataset is not None else None
 
     source = collections.Counter(r.source for r in records).most_common(1)[0][0]
     read_in_graph = None
     steady_times = sorted(time_s for time_s, _, traced in measured if not traced)
-    dataset = timeline.slowest_pipeline()
+    dataset = timeline.slowest_pipeline() if time_pipelines else None
     if source in ("fit", "trainer") and steady.input < INPUT_BOUND and steady_times and dataset is not None:
         with silenced():
             alone = seconds_per_element(dataset, budget_s=0.1)  # its whole pipeline, a moment: cheap
