@@ -16,11 +16,13 @@ from subprocess import CompletedProcess
 
 import pytest
 
+from eagerrun import records
 from tests.conftest import run_eagerrun, runner_for
 
 SCRIPTS = Path(__file__).resolve().parent / "real_scripts"
 MODES = pytest.mark.parametrize("mode", ["eager", "graph"], ids=["eager", "graph"])
 RECORD_KEYS = {"step", "phase", "epoch", "time_s", "mode", "traced", "source", "batch_size", "replicas"}
+EAGERRUN_KEYS = records.RECORD_KEYS  # every key of eagerrun's own, the step's breakdown included
 
 
 @dataclass(frozen=True)
@@ -41,7 +43,7 @@ def run_script(mode: str, name: str, tmp_path: Path, *args: str) -> ScriptRun:
 def values(record: dict) -> set[str]:
     """The names of the numbers a step recorded (its losses and metrics), leaving out nulls and flags."""
     return {key for key, value in record.items()
-            if key not in RECORD_KEYS and isinstance(value, (int, float)) and not isinstance(value, bool)}
+            if key not in EAGERRUN_KEYS and isinstance(value, (int, float)) and not isinstance(value, bool)}
 
 
 def column(records: list[dict], name: str) -> list[float | None]:

@@ -33,7 +33,8 @@ CORPUS = Path(__file__).resolve().parent
 ROOT = CORPUS.parent.parent
 NOT_SCRIPTS = {"__init__", "__main__", "oracle"}
 RECORD_KEYS = frozenset({"step", "phase", "epoch", "time_s", "mode", "traced", "source", "batch_size", "replicas",
-                         "retraced", "batches_per_call", "validation_s", "non_finite", "finite", "skipped"})
+                         "retraced", "batches_per_call", "validation_s", "non_finite", "finite", "skipped",
+                         "input_s", "trace_s", "run_s", "python_s", "host_reads"})  # the step's breakdown
 RTOL, ATOL = 1e-5, 1e-6  # an oracle value against what eagerrun recorded, and graph's stdout against python's
 COMPARE_RTOL, COMPARE_ATOL = 1e-4, 1e-6  # `eagerrun compare`'s defaults (config.CompareOptions)
 TIMEOUT_S = 300.0
