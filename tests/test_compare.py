@@ -41,7 +41,7 @@ def test_python_side_effect_diverges_and_says_why(write_script) -> None:
         for _ in range(5):
             eagerrun.log_step(step())
     """)
-    result = run_eagerrun("compare", str(script))
+    result = run_eagerrun("compare", "--no-bisect", str(script))  # (the bisect has its own tests)
     assert result.returncode == 1, result.stderr
     assert "loss first diverges at step 2" in result.stdout
     assert "The steps before 2 agree and step 2 differs: Python side effects inside a traced" in result.stdout
@@ -60,7 +60,7 @@ def test_unseeded_random_op_in_tf_data_diverges_at_step_1(write_script) -> None:
         for value in noisy:
             eagerrun.log_step(value)
     """)
-    result = run_eagerrun("compare", "--json", str(script))
+    result = run_eagerrun("compare", "--no-bisect", "--json", str(script))
     assert result.returncode == 1, result.stderr
     report = json.loads(result.stdout)
     assert report["first_divergent_step"] == 1 and report["likely_cause"] == "unseeded_randomness"
@@ -241,7 +241,7 @@ COMPARE_CASES = """
 
 def compare_case(write_script, case: str) -> dict:
     script = write_script(f"case_{case}.py", COMPARE_CASES.format(case=case))
-    result = run_eagerrun("compare", "--json", str(script))
+    result = run_eagerrun("compare", "--no-bisect", "--json", str(script))  # (the bisect has its own tests)
     assert result.returncode in (0, 1), result.stderr
     return json.loads(result.stdout)
 
