@@ -240,37 +240,11 @@ def _timeline_hooks(timeline: Timeline, owner: int) -> Iterator[None]:
     perf_counter = time.perf_counter
     with contextlib.ExitStack() as stack:
         Function = private.get("Function")
-        original_call = Function.__call__
-
-        @functools.wraps(original_call)
-        def call(function: Any, *args: Any, **kwargs: Any) -> Any:
-            if timeline.call_depth or threading.get_ident() != owner:
-                return original_call(function, *args, **kwargs)
-            timeline.call_depth = 1
-            start = perf_counter()
-            try:
-                return original_call(function, *args, **kwargs)
-            finally:
-                timeline.call_depth = 0
-                timeline.note(RUN, start, perf_counter())
-
+        call = _timed_outermost(Function.__call__, timeline, owner, kind=RUN, depth="call_depth")
         stack.enter_context(_patched(Function, "__call__", call))
         with contextlib.suppress(ImportError, AttributeError):
             tc = private.get("tracing_compilation")
-            original_trace = tc._create_concrete_function
-
-            @functools.wraps(original_trace)
-            def trace(*args: Any) -> Any:
-                if timeline.trace_depth or threading.get_ident() != owner:
-                    return original_trace(*args)
-                timeline.trace_depth = 1
-                start = perf_counter()
-                try:
-                    return original_trace(*args)
-                finally:
-                    timeline.trace_depth = 0
-                    timeline.note(TRACE, start, perf_counter())
-
+            trace = _timed_outermost(tc._create_concrete_function, timeline, owner, kind=TRACE, depth="trace_depth")
             stack.enter_context(_patched(tc, "_create_concrete_function", trace))
         with contextlib.suppress(ImportError, AttributeError):
             OwnedIterator = private.get("OwnedIterator")
@@ -303,6 +277,27 @@ def _timeline_hooks(timeline: Timeline, owner: int) -> Iterator[None]:
                 stack.enter_context(_patched(EagerTensorBase, name, _host_read(getattr(EagerTensorBase, name),
                                                                               timeline, owner)))
         yield
+
+
+def _timed_outermost(original: Callable[..., Any], timeline: Timeline, owner: int, *, kind: str,
+                     depth: str) -> Callable[..., Any]:
+    """`original`, its outermost calls on the installing thread noted as `kind` intervals; `depth` names the
+    timeline's flag for being inside one (an outermost tf.function call, an outermost trace)."""
+    perf_counter = time.perf_counter
+
+    @functools.wraps(original)
+    def timed(*args: Any, **kwargs: Any) -> Any:
+        if getattr(timeline, depth) or threading.get_ident() != owner:
+            return original(*args, **kwargs)
+        setattr(timeline, depth, 1)
+        start = perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            setattr(timeline, depth, 0)
+            timeline.note(kind, start, perf_counter())
+
+    return timed
 
 
 def _host_read(original: Callable[..., Any], timeline: Timeline, owner: int) -> Callable[..., Any]:
